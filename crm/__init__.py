@@ -1,0 +1,1 @@
+"""The order CRM: customers, phones, managers, orders and their workflow, tasks, and all SQL."""

@@ -1,0 +1,191 @@
+"""Managers (the users): accounts, roles, extensions, presence, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+from crm.database import Connection, Pool
+from crm.errors import DuplicateLogin, InvalidInput, NotFound
+from crm.models import PRESENCES, ROLES, Manager, Presence, Role
+from crm.passwords import hash_password, verify_password
+
+_LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+_EXTENSION = re.compile(r"^[0-9]{2,6}$")
+
+SELECT_MANAGER = """
+SELECT m.*, coalesce(
+    (SELECT array_agg(e.extension ORDER BY e.extension) FROM manager_extensions e WHERE e.manager_id = m.id),
+    '{}') AS extension_list
+FROM managers m
+"""
+
+
+@dataclass(frozen=True)
+class ManagerInput:
+    """What an admin sets on a manager; validated before any SQL runs."""
+
+    login: str
+    display_name: str
+    role: Role = "operator"
+    extensions: tuple[str, ...] = ()
+    softphone: bool = False
+    vip_capable: bool = False
+    seniority: int = 0
+    max_concurrent_calls: int = 1
+    active: bool = True
+    locale: str = "ru"
+
+    def validated(self) -> ManagerInput:
+        login = self.login.strip().lower()
+        if not _LOGIN.match(login):
+            raise InvalidInput("login: 2-64 characters, latin letters, digits, '.', '_' or '-'")
+        name = " ".join(self.display_name.split())
+        if not 1 <= len(name) <= 200:
+            raise InvalidInput("display name: 1-200 characters")
+        if self.role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+        for ext in self.extensions:
+            if not _EXTENSION.match(ext):
+                raise InvalidInput(f"extension {ext[:20]!r}: 2-6 digits")
+        if not 1 <= self.max_concurrent_calls <= 20:
+            raise InvalidInput("max concurrent calls: 1-20")
+        if not 0 <= self.seniority <= 100:
+            raise InvalidInput("seniority: 0-100")
+        if self.locale not in ("ru", "en"):
+            raise InvalidInput("locale must be ru or en")
+        return ManagerInput(login, name, self.role, tuple(dict.fromkeys(self.extensions)), self.softphone,
+                            self.vip_capable, self.seniority, self.max_concurrent_calls, self.active, self.locale)
+
+
+def _manager(row: asyncpg.Record) -> Manager:
+    return Manager(
+        id=row["id"], login=row["login"], display_name=row["display_name"], role=row["role"],
+        extensions=tuple(row["extension_list"]), softphone=row["softphone"], vip_capable=row["vip_capable"],
+        seniority=row["seniority"], max_concurrent_calls=row["max_concurrent_calls"], active=row["active"],
+        presence=row["presence"], presence_changed_at=row["presence_changed_at"], locale=row["locale"],
+        created_at=row["created_at"],
+    )
+
+
+async def create_manager(pool: Pool, data: ManagerInput, password: str) -> Manager:
+    data = data.validated()
+    password_hash = hash_password(password)
+    async with pool.acquire() as conn, conn.transaction():
+        try:
+            manager_id = await conn.fetchval(
+                """INSERT INTO managers (login, display_name, role, password_hash, softphone, vip_capable,
+                       seniority, max_concurrent_calls, active, locale)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
+                data.login, data.display_name, data.role, password_hash, data.softphone, data.vip_capable,
+                data.seniority, data.max_concurrent_calls, data.active, data.locale,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise DuplicateLogin(f"login {data.login!r} is taken") from exc
+        await _set_extensions(conn, manager_id, data.extensions)
+    return await get_manager(pool, manager_id)
+
+
+async def update_manager(pool: Pool, manager_id: int, data: ManagerInput) -> Manager:
+    data = data.validated()
+    async with pool.acquire() as conn, conn.transaction():
+        try:
+            updated = await conn.fetchval(
+                """UPDATE managers SET login = $2, display_name = $3, role = $4, softphone = $5,
+                       vip_capable = $6, seniority = $7, max_concurrent_calls = $8, active = $9, locale = $10
+                   WHERE id = $1 RETURNING id""",
+                manager_id, data.login, data.display_name, data.role, data.softphone, data.vip_capable,
+                data.seniority, data.max_concurrent_calls, data.active, data.locale,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise DuplicateLogin(f"login {data.login!r} is taken") from exc
+        if updated is None:
+            raise NotFound(f"no manager {manager_id}")
+        await _set_extensions(conn, manager_id, data.extensions)
+    return await get_manager(pool, manager_id)
+
+
+async def _set_extensions(conn: Connection, manager_id: int, extensions: tuple[str, ...]) -> None:
+    await conn.execute("DELETE FROM manager_extensions WHERE manager_id = $1", manager_id)
+    for ext in extensions:
+        owner = await conn.fetchval("SELECT manager_id FROM manager_extensions WHERE extension = $1", ext)
+        if owner is not None:
+            raise InvalidInput(f"extension {ext} already belongs to another manager")
+        await conn.execute("INSERT INTO manager_extensions (extension, manager_id) VALUES ($1, $2)", ext, manager_id)
+
+
+async def get_manager(pool: Pool, manager_id: int) -> Manager:
+    row = await pool.fetchrow(SELECT_MANAGER + " WHERE m.id = $1", manager_id)
+    if row is None:
+        raise NotFound(f"no manager {manager_id}")
+    return _manager(row)
+
+
+async def find_manager_by_login(pool: Pool, login: str) -> Manager | None:
+    row = await pool.fetchrow(SELECT_MANAGER + " WHERE m.login = $1", login.strip().lower())
+    return None if row is None else _manager(row)
+
+
+async def list_managers(pool: Pool, *, active_only: bool = False) -> list[Manager]:
+    where = " WHERE m.active" if active_only else ""
+    rows = await pool.fetch(SELECT_MANAGER + where + " ORDER BY m.display_name, m.id")
+    return [_manager(r) for r in rows]
+
+
+async def authenticate(pool: Pool, login: str, password: str) -> Manager | None:
+    """The manager if login and password match an active account, else None (same cost either way)."""
+    row = await pool.fetchrow(SELECT_MANAGER + " WHERE m.login = $1", login.strip().lower()[:64])
+    if not verify_password(row["password_hash"] if row else None, password):
+        return None
+    assert row is not None
+    return _manager(row) if row["active"] else None
+
+
+async def set_password(pool: Pool, manager_id: int, password: str) -> None:
+    result = await pool.execute("UPDATE managers SET password_hash = $2 WHERE id = $1",
+                                manager_id, hash_password(password))
+    if result.endswith(" 0"):
+        raise NotFound(f"no manager {manager_id}")
+
+
+async def set_presence(pool: Pool, manager_id: int, presence: Presence) -> Manager:
+    if presence not in PRESENCES:
+        raise InvalidInput(f"presence must be one of {', '.join(PRESENCES)}")
+    await pool.execute(
+        """UPDATE managers SET presence = $2, presence_changed_at = now()
+           WHERE id = $1 AND presence IS DISTINCT FROM $2""", manager_id, presence)
+    return await get_manager(pool, manager_id)
+
+
+async def set_locale(pool: Pool, manager_id: int, locale: str) -> None:
+    if locale not in ("ru", "en"):
+        raise InvalidInput("locale must be ru or en")
+    await pool.execute("UPDATE managers SET locale = $2 WHERE id = $1", manager_id, locale)
+
+
+def _token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def create_api_token(pool: Pool, manager_id: int, label: str = "") -> str:
+    """A new bearer token; only its SHA-256 is stored, so the plain token is shown once."""
+    token = "pzv_" + secrets.token_urlsafe(32)
+    await pool.execute("INSERT INTO api_tokens (manager_id, token_sha256, label) VALUES ($1, $2, $3)",
+                       manager_id, _token_digest(token), label[:100])
+    return token
+
+
+async def manager_for_token(pool: Pool, token: str) -> Manager | None:
+    if not token.startswith("pzv_") or len(token) > 100:
+        return None
+    manager_id = await pool.fetchval(
+        """UPDATE api_tokens SET last_used_at = now() WHERE token_sha256 = $1 RETURNING manager_id""",
+        _token_digest(token))
+    if manager_id is None:
+        return None
+    manager = await get_manager(pool, manager_id)
+    return manager if manager.active else None

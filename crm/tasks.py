@@ -1,0 +1,130 @@
+"""Tasks: callbacks, follow-ups and custom to-dos, with assignee, due time and a result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from crm.database import Pool
+from crm.errors import AccessDenied, Conflict, InvalidInput, NotFound
+from crm.models import TASK_KINDS, TASK_STATUSES, Manager, Page, Task, TaskKind, TaskStatus
+from crm.validation import clean_text
+
+SELECT_TASK = """
+SELECT t.*, c.name AS customer_name, o.number AS order_number, m.display_name AS assignee_name
+FROM tasks t LEFT JOIN customers c ON c.id = t.customer_id LEFT JOIN orders o ON o.id = t.order_id
+LEFT JOIN managers m ON m.id = t.assignee_id
+"""
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    kind: TaskKind
+    title: str
+    customer_id: int | None = None
+    order_id: int | None = None
+    call_id: int | None = None
+    assignee_id: int | None = None
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    assignee_id: int | None = None
+    unassigned: bool = False
+    status: TaskStatus | None = None
+    kind: TaskKind | None = None
+    customer_id: int | None = None
+
+
+def _task(row: asyncpg.Record) -> Task:
+    return Task(
+        id=row["id"], kind=row["kind"], title=row["title"], customer_id=row["customer_id"],
+        customer_name=row["customer_name"], order_id=row["order_id"], order_number=row["order_number"],
+        call_id=row["call_id"], assignee_id=row["assignee_id"], assignee_name=row["assignee_name"],
+        due_at=row["due_at"], status=row["status"], result_note=row["result_note"],
+        created_by_id=row["created_by_id"], created_at=row["created_at"], closed_at=row["closed_at"],
+    )
+
+
+def can_see_task(viewer: Manager, task: Task) -> bool:
+    return viewer.sees_everything or task.assignee_id in (None, viewer.id)
+
+
+async def create_task(pool: Pool, data: TaskInput, created_by: int | None) -> Task:
+    """Create a task; `created_by=None` means the system (e.g. the missed-call policy)."""
+    if data.kind not in TASK_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(TASK_KINDS)}")
+    title = clean_text(data.title, "title", max_len=300, min_len=1)
+    if data.due_at is not None and data.due_at.tzinfo is None:
+        raise InvalidInput("due_at needs a time zone")
+    try:
+        task_id = await pool.fetchval(
+            """INSERT INTO tasks (kind, title, customer_id, order_id, call_id, assignee_id, due_at, created_by_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+            data.kind, title, data.customer_id, data.order_id, data.call_id, data.assignee_id, data.due_at,
+            created_by)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise InvalidInput("the task links to a customer, order, call or manager that does not exist") from exc
+    return await get_task(pool, task_id)
+
+
+async def get_task(pool: Pool, task_id: int, viewer: Manager | None = None) -> Task:
+    row = await pool.fetchrow(SELECT_TASK + " WHERE t.id = $1", task_id)
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    task = _task(row)
+    if viewer is not None and not can_see_task(viewer, task):
+        raise AccessDenied("this task belongs to another manager")
+    return task
+
+
+async def close_task(pool: Pool, task_id: int, viewer: Manager, *, status: TaskStatus = "done",
+                     result_note: str = "") -> Task:
+    """Complete (or cancel) an open task with a result note; closing twice is a conflict."""
+    if status not in ("done", "cancelled"):
+        raise InvalidInput("a task closes as done or cancelled")
+    note = clean_text(result_note, "result note", max_len=5000, multiline=True)
+    await get_task(pool, task_id, viewer)
+    closed = await pool.fetchval(
+        """UPDATE tasks SET status = $2, result_note = $3, closed_at = now()
+           WHERE id = $1 AND status = 'open' RETURNING id""", task_id, status, note)
+    if closed is None:
+        raise Conflict(f"task {task_id} is already closed")
+    return await get_task(pool, task_id)
+
+
+async def list_tasks(pool: Pool, viewer: Manager, flt: TaskFilter, *, limit: int = 50, offset: int = 0) -> Page:
+    """Tasks the viewer may see, open and overdue first (earliest due first), then newest."""
+    if flt.status is not None and flt.status not in TASK_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(TASK_STATUSES)}")
+    if flt.kind is not None and flt.kind not in TASK_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(TASK_KINDS)}")
+    limit = max(1, min(limit, 200))
+    conditions: list[str] = []
+    args: list[object] = []
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if not viewer.sees_everything:
+        conditions.append(f"(t.assignee_id = {arg(viewer.id)} OR t.assignee_id IS NULL)")
+    if flt.assignee_id is not None:
+        conditions.append(f"t.assignee_id = {arg(flt.assignee_id)}")
+    if flt.unassigned:
+        conditions.append("t.assignee_id IS NULL")
+    if flt.status is not None:
+        conditions.append(f"t.status = {arg(flt.status)}")
+    if flt.kind is not None:
+        conditions.append(f"t.kind = {arg(flt.kind)}")
+    if flt.customer_id is not None:
+        conditions.append(f"t.customer_id = {arg(flt.customer_id)}")
+    where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
+    order = (" ORDER BY (t.status = 'open') DESC, (t.status = 'open' AND t.due_at < now()) DESC,"
+             " t.due_at ASC NULLS LAST, t.id DESC")
+    rows = await pool.fetch(SELECT_TASK + where + order + f" LIMIT {arg(limit + 1)} OFFSET {arg(max(0, offset))}",
+                            *args)
+    return Page(items=tuple(_task(r) for r in rows[:limit]), has_more=len(rows) > limit)

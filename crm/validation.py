@@ -1,0 +1,37 @@
+"""Small input checks shared by the repositories: clean text, bounded sizes, clear errors."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from crm.errors import InvalidInput
+
+
+def clean_text(value: str, field: str, *, max_len: int, min_len: int = 0, multiline: bool = False) -> str:
+    """Strip control characters (except newlines in multi-line fields) and check the length.
+
+    Hostile input (caller-ID names, API payloads) may carry NULs, escape sequences or
+    bidi overrides; they are removed rather than stored, so every page shows clean text.
+    """
+    kept = []
+    for ch in value:
+        if multiline and ch in "\n\t":
+            kept.append(ch)
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
+            continue
+        else:
+            kept.append(ch)
+    text = "".join(kept)
+    text = text.strip() if multiline else " ".join(text.split())
+    if len(text) > max_len:
+        raise InvalidInput(f"{field}: at most {max_len} characters")
+    if len(text) < min_len:
+        raise InvalidInput(f"{field}: required" if min_len == 1 else f"{field}: at least {min_len} characters")
+    return text
+
+
+def clean_tags(tags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    if len(tags) > 20:
+        raise InvalidInput("tags: at most 20")
+    cleaned = [clean_text(t, "tag", max_len=40).lower() for t in tags]
+    return tuple(dict.fromkeys(t for t in cleaned if t))

@@ -1,0 +1,1 @@
+"""Everything that speaks to Asterisk: AMI, the call tracker, FastAGI, AudioSocket, the simulator."""

@@ -1,0 +1,1 @@
+"""Recording files and transcription (later work)."""

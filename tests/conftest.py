@@ -1,0 +1,163 @@
+"""Test base: one real PostgreSQL per test session, a fresh database per test.
+
+The server is the embedded one (in a temporary directory) unless `DATABASE_URL` names
+another. Migrations run once into a template database; each test gets its own copy
+(`CREATE DATABASE ... TEMPLATE`), so tests are isolated and can run in any order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from crm import database, managers
+from crm.database import Pool
+from crm.embedded import start_embedded
+from crm.managers import ManagerInput
+from crm.models import Manager, Role
+from web.app import create_app
+from web.config import Settings, load_settings
+
+TEMPLATE_DB = "perezvon_test_template"
+PASSWORD = "correct-horse-battery"
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class PgServer:
+    """How to reach the test server: `dsn(name)` gives a DSN for database `name`."""
+
+    base_dsn: str
+
+    def dsn(self, name: str) -> str:
+        parts = urlsplit(self.base_dsn)
+        return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield PgServer(url)
+        return
+    with tempfile.TemporaryDirectory(prefix="perezvon-test-pg-") as tmp:
+        embedded = start_embedded(Path(tmp), delete_on_stop=True)
+        try:
+            yield PgServer(embedded.uri("postgres"))
+        finally:
+            embedded.stop()
+
+
+@pytest.fixture(scope="session")
+async def template_db(pg_server: PgServer) -> str:
+    admin = await asyncpg.connect(pg_server.base_dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {TEMPLATE_DB} TEMPLATE template0 ENCODING 'UTF8'")
+    finally:
+        await admin.close()
+    conn = await database.connect(pg_server.dsn(TEMPLATE_DB))
+    try:
+        await database.migrate(conn)
+    finally:
+        await conn.close()
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+async def db_dsn(pg_server: PgServer, template_db: str) -> AsyncIterator[str]:
+    name = f"perezvon_test_{os.getpid()}_{next(_counter)}"
+    admin = await asyncpg.connect(pg_server.base_dsn)
+    try:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
+    finally:
+        await admin.close()
+    yield pg_server.dsn(name)
+    admin = await asyncpg.connect(pg_server.base_dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(db_dsn: str) -> AsyncIterator[Pool]:
+    db_pool = await database.create_pool(db_dsn, min_size=1, max_size=5)
+    yield db_pool
+    await db_pool.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_dsn: str) -> Settings:
+    base = load_settings(environ={"DATABASE_URL": db_dsn, "PEREZVON_DATA_DIR": str(tmp_path / "data"),
+                                  "PEREZVON_SECRET_KEY": "test-secret-key-test-secret-key!!"}, env_file=None)
+    return replace(base, web=replace(base.web, login_max_failures=3))
+
+
+MakeManager = Callable[..., Awaitable[Manager]]
+
+
+@pytest.fixture
+def make_manager(pool: Pool) -> MakeManager:
+    """Create a manager with password `PASSWORD`; logins are unique per call."""
+    numbers = itertools.count(1)
+
+    async def make(role: Role = "operator", *, login: str | None = None, name: str | None = None,
+                   extensions: tuple[str, ...] = ()) -> Manager:
+        n = next(numbers)
+        data = ManagerInput(login=login or f"{role}{n}", display_name=name or f"{role.title()} {n}",
+                            role=role, extensions=extensions)
+        return await managers.create_manager(pool, data, PASSWORD)
+
+    return make
+
+
+@pytest.fixture
+async def client(settings: Settings, pool: Pool) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """A real aiohttp server on 127.0.0.1 serving the whole app, and a client with a cookie jar."""
+    app = create_app(settings, pool)
+    server = TestServer(app, host="127.0.0.1")
+    test_client: TestClient[web.Request, web.Application] = TestClient(server)
+    await test_client.start_server()
+    yield test_client
+    await test_client.close()
+
+
+async def csrf_from(client: TestClient[web.Request, web.Application], path: str = "/login") -> str:
+    """The CSRF token the page at `path` embeds in its forms."""
+    html = await (await client.get(path)).text()
+    marker = 'name="_csrf" value="'
+    start = html.index(marker) + len(marker)
+    return html[start:html.index('"', start)]
+
+
+async def login(client: TestClient[web.Request, web.Application], manager: Manager, password: str = PASSWORD) -> str:
+    """Log in through the real form; returns the session's CSRF token for later forms."""
+    token = await csrf_from(client)
+    response = await client.post("/login", data={"login": manager.login, "password": password, "_csrf": token},
+                                 allow_redirects=False)
+    assert response.status == 303, await response.text()
+    return await csrf_from(client, "/")
+
+
+@pytest.fixture(autouse=True)
+async def _fail_on_loop_exceptions() -> AsyncIterator[None]:
+    """Fail any test that leaves an unhandled exception in the event loop (asyncpg's habit)."""
+    errors: list[dict[str, object]] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    yield
+    loop.set_exception_handler(previous)
+    assert not errors, f"unhandled exceptions in the event loop: {errors}"

@@ -1,0 +1,53 @@
+"""The aiohttp application: middlewares, templates, and every package's routes in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from crm import database
+from crm.database import Pool
+from crm.phones import format_phone
+from web import api, pages
+from web.auth import auth_middleware, session_key, setup_auth_routes, setup_sessions
+from web.config import Settings
+from web.errors import error_middleware
+from web.i18n import Catalogues
+from web.keys import CATALOGUES, LOGIN_THROTTLE, POOL, SETTINGS
+from web.throttle import LoginThrottle
+
+WEB_DIR = Path(__file__).parent
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness for monitoring: 200 when the database answers, 503 otherwise."""
+    db_ok = await database.ping(request.app[POOL])
+    body = {"status": "ok" if db_ok else "degraded", "db": "ok" if db_ok else "unreachable",
+            "ami": "disabled", "version": "0.1.0"}
+    return web.json_response(body, status=200 if db_ok else 503)
+
+
+def create_app(settings: Settings, pool: Pool) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[POOL] = pool
+    app[SETTINGS] = settings
+    app[CATALOGUES] = Catalogues.load()
+    app[LOGIN_THROTTLE] = LoginThrottle(settings.web.login_max_failures, settings.web.login_window_s)
+    setup_sessions(app, settings.web, session_key(settings.web, settings.database.data_dir))
+    app.middlewares.append(auth_middleware)
+
+    env = aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")), autoescape=True,
+        undefined=jinja2.StrictUndefined)
+    env.filters["phone"] = format_phone
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_static("/static/", WEB_DIR / "static", name="static")
+    setup_auth_routes(app)
+    pages.setup(app)
+    api.setup(app)
+    return app

@@ -1,0 +1,126 @@
+"""The `perezvon` command line: serve, migrate, demo, user and token administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+
+from aiohttp.web_exceptions import NotAppKeyWarning
+
+from crm import managers
+from crm.demo_data import DEMO_PASSWORD, load_demo_data
+from crm.errors import CrmError
+from crm.managers import ManagerInput
+from crm.models import ROLES
+from web.config import Settings, SettingsError, load_settings
+from web.service import open_database, public_url, serve
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perezvon", description="Contact centre for online shops: Asterisk PBX + order CRM.",
+        epilog="Settings come from the environment and .env; see .env.example.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("serve", help="run the web service (and everything wired into it)",
+                        description="Run the service until Ctrl-C or SIGTERM.")
+    commands.add_parser("migrate", help="apply database migrations and exit",
+                        description="Apply pending database migrations and exit.")
+    commands.add_parser("demo", help="load demo data (once) and run the service",
+                        description="Load demo managers, customers, orders and tasks on first run, then serve.")
+
+    user = commands.add_parser("user", help="manage user accounts", description="Manage user accounts.")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="create a user", description="Create a user (a manager).")
+    add.add_argument("login")
+    add.add_argument("--name", required=True, help="display name")
+    add.add_argument("--role", choices=ROLES, default="operator")
+    add.add_argument("--extension", action="append", default=[], help="phone extension (repeatable)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    passwd = user_commands.add_parser("passwd", help="set a user's password", description="Set a password.")
+    passwd.add_argument("login")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+    token = commands.add_parser("token", help="manage API tokens", description="Manage API tokens.")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="create an API token for a user",
+                                       description="Print a new API token as the last line of output.")
+    create.add_argument("--user", required=True, help="login of the user the token acts as")
+    create.add_argument("--label", default="", help="what the token is for")
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise SystemExit("passwords do not match")
+    return first
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "user" and args.user_command in ("add", "passwd"):
+        password = _read_password(args.password_stdin)
+    async with open_database(settings) as db:
+        if args.command == "migrate":
+            print("database is up to date")
+        elif args.command == "serve":
+            await serve(settings, db)
+        elif args.command == "demo":
+            result = await load_demo_data(db.pool)
+            print("demo data loaded" if result.created else "demo data already present, reusing it", flush=True)
+            banner = [f"Open {public_url(settings)} and log in as (password {DEMO_PASSWORD!r} for all):"]
+            banner += [f"  {login:<12} {role:<11} {name}" for login, role, name in result.logins]
+            await serve(settings, db, banner=banner)
+        elif args.command == "user" and args.user_command == "add":
+            manager = await managers.create_manager(
+                db.pool, ManagerInput(login=args.login, display_name=args.name, role=args.role,
+                                      extensions=tuple(args.extension)), password)
+            print(f"created {manager.role} {manager.login} (id {manager.id})")
+        elif args.command == "user" and args.user_command == "passwd":
+            found = await managers.find_manager_by_login(db.pool, args.login)
+            if found is None:
+                print(f"no user {args.login!r}", file=sys.stderr)
+                return 1
+            await managers.set_password(db.pool, found.id, password)
+            print(f"password changed for {found.login}")
+        elif args.command == "token" and args.token_command == "create":
+            found = await managers.find_manager_by_login(db.pool, args.user)
+            if found is None:
+                print(f"no user {args.user!r}", file=sys.stderr)
+                return 1
+            token = await managers.create_api_token(db.pool, found.id, args.label)
+            print(f"API token for {found.login} (shown once, keep it secret):")
+            print(token)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # aiohttp-session keeps its state under plain string keys; aiohttp warns on each request.
+    warnings.filterwarnings("ignore", category=NotAppKeyWarning)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.web.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_run(args, settings))
+    except CrmError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Error handling: every refusal becomes JSON (API) or a page (UI) with a stable slug.
+
+`CrmError` carries its own slug and status; HTTP errors from aiohttp get slugs here.
+Unexpected exceptions are logged with the request and answered 500 without details.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from crm.errors import CrmError
+from web.render import render
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+HTTP_SLUGS = {
+    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
+    409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 422: "invalid-input",
+    429: "too-many-requests", 500: "internal-error",
+}
+
+
+class ApiError(web.HTTPException):
+    """An HTTP error with a chosen slug, raised by handlers for request-shape problems."""
+
+    def __init__(self, status: int, slug: str, message: str) -> None:
+        self.status_code = status
+        super().__init__(reason=None, text=message)
+        self.slug = slug
+        self.message = message
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_error(status: int, slug: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": slug, "message": message}, status=status, headers=headers)
+
+
+def _page_error(request: web.Request, status: int, slug: str, message: str) -> web.StreamResponse:
+    try:
+        return render("error.html", request,
+                                              {"status": status, "slug": slug, "message": message}, status=status)
+    except Exception:  # the error page itself must never fail the error
+        log.exception("error page could not be rendered")
+        return web.Response(status=status, text=f"{status} {message}")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except CrmError as exc:
+        status, slug, message = exc.http_status, exc.slug, exc.message
+    except ApiError as exc:
+        status, slug, message = exc.status, exc.slug, exc.message
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        status, slug = exc.status, HTTP_SLUGS.get(exc.status, "http-error")
+        message = exc.text or exc.reason or slug
+        if message.startswith(f"{exc.status}: "):
+            message = message.split(": ", 1)[1]
+        if not is_api(request) and exc.status == 401:
+            raise web.HTTPSeeOther(f"/login?next={request.path_qs}") from None
+        headers = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow")}
+        if is_api(request):
+            return json_error(status, slug, message, headers)
+        response = _page_error(request, status, slug, message)
+        response.headers.update(headers)
+        return response
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        status, slug, message = 500, "internal-error", "internal error"
+    if is_api(request):
+        return json_error(status, slug, message)
+    return _page_error(request, status, slug, message)

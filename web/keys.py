@@ -1,0 +1,40 @@
+"""Typed application and request keys: how handlers reach the pool, settings and the user."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from crm.database import Pool
+from crm.models import Manager
+from web.config import Settings
+from web.i18n import Catalogues
+from web.throttle import LoginThrottle
+
+POOL = web.AppKey("pool", Pool)
+SETTINGS = web.AppKey("settings", Settings)
+CATALOGUES = web.AppKey("catalogues", Catalogues)
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+
+USER = web.RequestKey("user", Manager)
+CSRF = web.RequestKey("csrf", str)
+
+
+def current_user(request: web.Request) -> Manager:
+    """The logged-in manager; the auth middleware guarantees one on protected routes."""
+    user = request.get(USER)
+    if not isinstance(user, Manager):
+        raise web.HTTPUnauthorized()
+    return user
+
+
+def optional_user(request: web.Request) -> Manager | None:
+    user = request.get(USER)
+    return user if isinstance(user, Manager) else None
+
+
+def require_role(request: web.Request, *roles: str) -> Manager:
+    """The current user if their role is one of `roles`, else 403 (role checks on every endpoint)."""
+    user = current_user(request)
+    if user.role not in roles:
+        raise web.HTTPForbidden(reason="role not allowed")
+    return user

@@ -1,0 +1,37 @@
+"""Settings of the web service itself (HTTP, sessions, login protection, UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    http_host: str = field(
+        default="127.0.0.1", metadata={"env": "PEREZVON_HTTP_HOST", "help": "Address the web service listens on."})
+    http_port: int = field(
+        default=8080, metadata={"env": "PEREZVON_HTTP_PORT", "help": "Port the web service listens on."})
+    public_url: str = field(
+        default="", metadata={"env": "PEREZVON_PUBLIC_URL",
+                              "help": "The URL users open (behind a proxy); empty: http://HOST:PORT."})
+    secret_key: str = field(
+        default="", metadata={"env": "PEREZVON_SECRET_KEY",
+                              "help": "Key that encrypts session cookies (32+ random characters). "
+                                      "Empty: generated once and kept in the data directory."})
+    cookie_secure: bool = field(
+        default=False, metadata={"env": "PEREZVON_COOKIE_SECURE",
+                                 "help": "Send the session cookie over HTTPS only; set true behind TLS."})
+    session_max_age_s: int = field(
+        default=12 * 3600, metadata={"env": "PEREZVON_SESSION_MAX_AGE",
+                                     "help": "Seconds a login stays valid without activity."})
+    login_max_failures: int = field(
+        default=5, metadata={"env": "PEREZVON_LOGIN_MAX_FAILURES",
+                             "help": "Failed logins allowed per login and per client address in the window."})
+    login_window_s: int = field(
+        default=300, metadata={"env": "PEREZVON_LOGIN_WINDOW",
+                               "help": "Seconds over which failed logins are counted before blocking."})
+    default_locale: str = field(
+        default="ru", metadata={"env": "PEREZVON_DEFAULT_LOCALE",
+                                "help": "UI language before a user chooses one: ru or en."})
+    log_level: str = field(
+        default="INFO", metadata={"env": "PEREZVON_LOG_LEVEL", "help": "Logging level: DEBUG, INFO, WARNING."})
