@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
@@ -94,4 +95,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
                         web=build(WebSettings, merged))
     if settings.web.default_locale not in ("ru", "en"):
         raise SettingsError("PEREZVON_DEFAULT_LOCALE: ru or en")
+    try:
+        ZoneInfo(settings.crm.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"PEREZVON_TIMEZONE: unknown time zone {settings.crm.timezone!r}") from exc
     return settings

@@ -1,0 +1,73 @@
+"""`perezvon demo` end to end: embedded PostgreSQL, migrations, demo data, serving, clean Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from crm.demo_data import DEMO_PASSWORD
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start the demo and read its output up to the 'Press Ctrl-C' line (the service is then up)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update({"PEREZVON_DATA_DIR": str(data_dir), "PEREZVON_HTTP_PORT": str(port), "PEREZVON_LOG_LEVEL": "WARNING"})
+    process = subprocess.Popen([sys.executable, "-m", "web.cli", "demo"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=env, cwd=data_dir.parent)
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if "Press Ctrl-C" in line:
+            return process, lines
+    raise AssertionError("demo exited before serving:\n" + "\n".join(lines))
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=60)
+
+
+async def test_demo_serves_logs_in_and_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    port = free_port()
+    process, lines = start_demo(data_dir, port)
+    try:
+        output = "\n".join(lines)
+        assert "demo data loaded" in output
+        assert f"http://127.0.0.1:{port}/" in output
+        for login in ("admin", "head", "anna"):
+            assert login in output
+        assert DEMO_PASSWORD in output
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert (await response.json())["db"] == "ok"
+            async with http.get(f"http://127.0.0.1:{port}/login") as response:
+                html = await response.text()
+            marker = 'name="_csrf" value="'
+            csrf = html[html.index(marker) + len(marker):].split('"', 1)[0]
+            async with http.post(f"http://127.0.0.1:{port}/login", allow_redirects=False,
+                                 data={"login": "head", "password": DEMO_PASSWORD, "_csrf": csrf}) as response:
+                assert response.status == 303
+    finally:
+        assert stop(process) == 0
+    assert not (data_dir / "pg" / "postmaster.pid").exists(), "embedded PostgreSQL still running after Ctrl-C"
+
+    again, lines = start_demo(data_dir, port)
+    try:
+        assert "demo data already present" in "\n".join(lines)
+    finally:
+        assert stop(again) == 0
