@@ -322,6 +322,11 @@ def _hms(text: str | None) -> int | None:
     return seconds
 
 
+def _caller_id(value: str | None) -> str:
+    """Asterisk writes an empty caller ID as ``<unknown>``; the rest of the bridge sees ``""``."""
+    return "" if value is None or value == "<unknown>" else value
+
+
 def _channel(h: Headers, prefix: str = "") -> ChannelInfo | None:
     name = h.get(f"{prefix}Channel")
     uniqueid = h.get(f"{prefix}Uniqueid")
@@ -332,9 +337,9 @@ def _channel(h: Headers, prefix: str = "") -> ChannelInfo | None:
         uniqueid=uniqueid,
         linkedid=h.get(f"{prefix}Linkedid") or None,
         state=h.get(f"{prefix}ChannelStateDesc", ""),
-        caller_num=h.get(f"{prefix}CallerIDNum", ""),
-        caller_name=h.get(f"{prefix}CallerIDName", ""),
-        connected_num=h.get(f"{prefix}ConnectedLineNum", ""),
+        caller_num=_caller_id(h.get(f"{prefix}CallerIDNum")),
+        caller_name=_caller_id(h.get(f"{prefix}CallerIDName")),
+        connected_num=_caller_id(h.get(f"{prefix}ConnectedLineNum")),
         context=h.get(f"{prefix}Context", ""),
         exten=h.get(f"{prefix}Exten", ""),
     )

@@ -14,6 +14,9 @@ creates a callback task), and each rule comes from something seen in real Asteri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from pbx_bridge.call_facts import CallEnded, CallStarted, Direction, HungUpBy, MissedReason, Outcome
 from pbx_bridge.tracker_state import CallState, ChannelClassifier, LegState, PartyKind
 
@@ -31,7 +34,7 @@ _STATUS_REASONS: tuple[tuple[str, MissedReason], ...] = (
 _FAILURES = frozenset(status for status, _ in _STATUS_REASONS)
 
 #: Q.850 causes of the caller's channel, used only when no dial status says more.
-_CAUSE_REASONS: dict[int, MissedReason] = {
+_CAUSE_REASONS: Mapping[int, MissedReason] = MappingProxyType({
     0: MissedReason.ABANDONED,
     16: MissedReason.ABANDONED,
     127: MissedReason.ABANDONED,
@@ -43,7 +46,7 @@ _CAUSE_REASONS: dict[int, MissedReason] = {
     3: MissedReason.UNAVAILABLE,
     20: MissedReason.UNAVAILABLE,
     27: MissedReason.UNAVAILABLE,
-}
+})
 _CAUSE_CALL_REJECTED = 21
 
 
@@ -91,14 +94,11 @@ def _span(start: float | None, end: float | None) -> float | None:
 def missed_reason(call: CallState) -> MissedReason:
     failures = [(status, at) for status, at in call.dial_statuses if status in _FAILURES]
     first_failure_at = failures[0][1] if failures else None
-    caller_gave_up = call.caller_hung_up and (
-        not failures
-        or call.caller_hangup_at is None
-        or first_failure_at is None
-        or call.caller_hangup_at <= first_failure_at
-    )
-    if call.queue_timeout and not (call.caller_hung_up and not failures):
+    if call.queue_timeout and not (
+        call.caller_hung_up and _before(call.caller_hangup_at, call.queue_timeout_at)
+    ):
         return MissedReason.QUEUE_TIMEOUT
+    caller_gave_up = call.caller_hung_up and (not failures or _before(call.caller_hangup_at, first_failure_at))
     if caller_gave_up or call.queue_abandoned:
         return MissedReason.ABANDONED
     seen = {status for status, _ in failures}
@@ -113,6 +113,10 @@ def missed_reason(call: CallState) -> MissedReason:
     if call.first_hangup_cause is not None:
         return _CAUSE_REASONS.get(call.first_hangup_cause, MissedReason.FAILED)
     return MissedReason.ABANDONED
+
+
+def _before(first: float | None, second: float | None) -> bool:
+    return first is not None and second is not None and first <= second
 
 
 def _all_rejected(call: CallState) -> bool:

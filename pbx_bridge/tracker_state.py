@@ -130,12 +130,13 @@ class CallState:
     #: HangupRequest on the first channel (the caller's side) and when.
     caller_hangup_at: float | None = None
     caller_hung_up: bool = False
-    #: HangupRequests that count for "who hung up": (party, time), in order.
+    #: Parties whose HangupRequest counts for "who hung up" (caller side, answered legs), in order.
     hangup_requests: list[Party] = field(default_factory=list)
     soft_hangup_seen: bool = False
     first_hangup_cause: int | None = None
     queue: str | None = None
     queue_timeout: bool = False
+    queue_timeout_at: float | None = None
     pending_abandon: tuple[str, int | None, float | None, float | None] | None = None
     queue_abandoned: bool = False
     ended_at: float | None = None

@@ -1,0 +1,179 @@
+"""Call tracker state keeping and fact reporting, shared by the event handlers in
+:mod:`pbx_bridge.call_tracker`.
+
+Split out so each module stays readable: this one knows how a leg or call is reported (ringing
+before answered, each fact once, CallStarted before anything else of its call, the outcome at the
+end); the handlers module knows which AMI event moves which piece of state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pbx_bridge import ami_events as ev
+from pbx_bridge import call_facts as cf
+from pbx_bridge.call_outcome import call_ended, call_started, resolve_direction
+from pbx_bridge.tracker_state import (
+    CallState,
+    ChannelClassifier,
+    ChannelState,
+    LegState,
+    Party,
+    TrackerSettings,
+)
+
+logger = logging.getLogger(__name__)
+
+_CAUSE_ANSWERED_ELSEWHERE = 26
+
+
+@dataclass(slots=True)
+class TrackerStats:
+    events: int = 0
+    ignored_events: int = 0
+    unknown_channel_events: int = 0
+    calls_started: int = 0
+    calls_ended: int = 0
+    resets: int = 0
+    calls_dropped_on_reset: int = 0
+    resynced_channels: int = 0
+
+
+class TrackerCore:
+    """State and reporting helpers; :class:`~pbx_bridge.call_tracker.CallTracker` adds the handlers."""
+
+    def __init__(self, settings: TrackerSettings | None = None, sink: cf.CallFactSink | None = None) -> None:
+        self._classifier = ChannelClassifier(settings or TrackerSettings())
+        self._sink = sink
+        self._channels: dict[str, ChannelState] = {}
+        self._calls: dict[str, CallState] = {}
+        self._resync_calls: set[str] = set()
+        self._now: float | None = None
+        self._out: list[cf.CallFact] = []
+        self.stats = TrackerStats()
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _emit(self, fact: cf.CallFact) -> None:
+        self._out.append(fact)
+
+    def _unknown(self, what: str, uniqueid: str) -> None:
+        self.stats.unknown_channel_events += 1
+        logger.debug("%s for unknown channel %s ignored", what, uniqueid)
+
+    def _lookup(self, what: str, info: ev.ChannelInfo) -> tuple[ChannelState, CallState] | None:
+        channel = self._channels.get(info.uniqueid)
+        if channel is None:
+            self._unknown(what, info.uniqueid)
+            return None
+        call = self._calls.get(channel.call_id)
+        if call is None:
+            self._unknown(what, info.uniqueid)
+            return None
+        return channel, call
+
+    def _call_of(self, *infos: ev.ChannelInfo | None) -> CallState | None:
+        for info in infos:
+            if info is None:
+                continue
+            channel = self._channels.get(info.uniqueid)
+            call_id = channel.call_id if channel is not None else info.linkedid
+            if call_id is not None and call_id in self._calls:
+                return self._calls[call_id]
+        return None
+
+    def _add_channel(self, call: CallState, info: ev.ChannelInfo, created_at: float | None) -> ChannelState:
+        channel = ChannelState(
+            uniqueid=info.uniqueid, name=info.name, call_id=call.call_id,
+            party=self._classifier.classify(info.name), state=info.state, caller_num=info.caller_num,
+            exten=info.exten, created_at=created_at, ringing=info.state == "Ringing",
+        )
+        self._channels[info.uniqueid] = channel
+        call.channels.add(info.uniqueid)
+        return channel
+
+    def _new_call(self, call_id: str, info: ev.ChannelInfo, party: Party, started_at: float | None) -> CallState:
+        call = CallState(
+            call_id=call_id, first_uniqueid=info.uniqueid, first_party=party,
+            first_caller_num=info.caller_num, first_exten=info.exten, started_at=started_at,
+        )
+        self._calls[call_id] = call
+        return call
+
+    def _try_start(self, call: CallState, *, force: bool) -> None:
+        if call.started_reported:
+            return
+        direction = resolve_direction(call, self._classifier, force=force)
+        if direction is None:
+            return
+        call.direction = direction
+        call.started_reported = True
+        self.stats.calls_started += 1
+        fact = call_started(call, direction)
+        logger.info("call %s started: %s from %s to %s", call.call_id, direction, fact.caller, fact.dialled)
+        self._emit(fact)
+
+    def _report_ringing(self, call: CallState, leg: LegState, at: float | None) -> None:
+        if leg.ringing_reported:
+            return
+        self._try_start(call, force=True)
+        leg.ringing_reported = True
+        self._emit(cf.LegRinging(call_id=call.call_id, at=at, channel=leg.channel,
+                                 extension=leg.party.extension, number=leg.number))
+
+    def _leg_answered(self, call: CallState, leg: LegState, at: float | None) -> None:
+        if leg.answered:
+            return
+        self._report_ringing(call, leg, at)
+        leg.answered = True
+        leg.answered_at = at
+        leg.dial_status = "ANSWER"
+        ring_s = None if at is None or leg.began_at is None else max(0.0, at - leg.began_at)
+        self._emit(cf.LegAnswered(call_id=call.call_id, at=at, channel=leg.channel,
+                                  extension=leg.party.extension, number=leg.number, ring_s=ring_s))
+        if not leg.originate_leg and call.answered_leg is None:
+            call.answered_leg = leg.uniqueid
+            call.answered_at = at
+            logger.info("call %s answered by %s", call.call_id, leg.party.extension or leg.number)
+
+    def _report_leg_ended(self, call: CallState, leg: LegState, at: float | None) -> None:
+        if leg.ended_reported:
+            return
+        self._try_start(call, force=True)
+        leg.ended_reported = True
+        until = leg.answered_at if leg.answered else (leg.ended_at if leg.ended_at is not None else at)
+        ring_s = None if until is None or leg.began_at is None else max(0.0, until - leg.began_at)
+        status = leg.dial_status or "CANCEL"
+        elsewhere = not leg.answered and (
+            (status == "CANCEL" and call.answered_leg is not None)
+            or leg.hangup_cause == _CAUSE_ANSWERED_ELSEWHERE
+        )
+        self._emit(cf.LegEnded(call_id=call.call_id, at=at, channel=leg.channel, extension=leg.party.extension,
+                               number=leg.number, dial_status=status, ring_s=ring_s,
+                               answered_elsewhere=elsewhere))
+
+    def _resolve_abandon(self, call: CallState, *, timed_out: bool) -> None:
+        if call.pending_abandon is None:
+            return
+        queue, position, hold_s, at = call.pending_abandon
+        call.pending_abandon = None
+        call.queue_abandoned = not timed_out
+        self._try_start(call, force=True)
+        self._emit(cf.QueueAbandoned(call_id=call.call_id, at=at, queue=queue, position=position,
+                                     hold_s=hold_s, timed_out=timed_out))
+
+    def _end_call(self, call: CallState, now: float | None) -> None:
+        self._resolve_abandon(call, timed_out=call.queue_timeout)
+        self._try_start(call, force=True)
+        for leg in call.legs.values():
+            self._report_leg_ended(call, leg, now)
+        call.ended_at = now
+        assert call.direction is not None  # set by _try_start(force=True)
+        fact = call_ended(call, call.direction)
+        logger.info("call %s ended: %s %s answered_by=%s hung_up_by=%s", call.call_id, fact.outcome,
+                    fact.reason or "", fact.answered_by, fact.hung_up_by)
+        self._emit(fact)
+        self.stats.calls_ended += 1
+        del self._calls[call.call_id]
+        self._resync_calls.discard(call.call_id)
