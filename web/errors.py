@@ -69,7 +69,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = message.split(": ", 1)[1]
         if not is_api(request) and exc.status == 401:
             raise web.HTTPSeeOther(f"/login?next={request.path_qs}") from None
-        headers = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow")}
+        headers = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow", "WWW-Authenticate")}
         if is_api(request):
             return json_error(status, slug, message, headers)
         response = _page_error(request, status, slug, message)

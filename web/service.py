@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -61,14 +61,18 @@ def public_url(settings: Settings) -> str:
     return settings.web.public_url or f"http://{settings.web.http_host}:{settings.web.http_port}/"
 
 
-async def wait_for_stop_signal() -> None:
-    """Return on Ctrl-C or SIGTERM, so shutdown runs in order instead of dying mid-write."""
+@contextlib.contextmanager
+def stop_signal() -> Iterator[asyncio.Event]:
+    """An event set on Ctrl-C or SIGTERM, so shutdown runs in order instead of dying mid-write.
+
+    Installed before the service says it is ready, so a signal right after the banner is not lost.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -81,11 +85,12 @@ async def serve(settings: Settings, db: Database, *, banner: list[str] | None = 
     site = web.TCPSite(runner, settings.web.http_host, settings.web.http_port)
     await site.start()
     try:
-        print(f"perezvon is running at {public_url(settings)}", flush=True)
-        for line in banner or []:
-            print(line, flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
-        await wait_for_stop_signal()
-        print("stopping...", flush=True)
+        with stop_signal() as stop:
+            print(f"perezvon is running at {public_url(settings)}", flush=True)
+            for line in banner or []:
+                print(line, flush=True)
+            print("Press Ctrl-C to stop.", flush=True)
+            await stop.wait()
+            print("stopping...", flush=True)
     finally:
         await runner.cleanup()
