@@ -2,8 +2,43 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
+import aiohttp_jinja2
 from aiohttp import web
+
+from web.pages import customers, home, locale, managers_admin, orders
+from web.pages import tasks as task_pages
+from web.pages.forms import shop_zone
+
+
+def _money(value: Decimal | int | float | str) -> str:
+    """`12345.5` -> `12 345.50`: thin spaces between thousands read well in both languages."""
+    return f"{Decimal(str(value)):,.2f}".replace(",", "\u202f")
+
+
+def _setup_filters(app: web.Application) -> None:
+    zone = shop_zone(app)
+
+    def when(value: datetime | None) -> str:
+        return "" if value is None else value.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+
+    def local_input(value: datetime | None) -> str:
+        return "" if value is None else value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+    env = aiohttp_jinja2.get_env(app)
+    env.filters["when"] = when
+    env.filters["local_input"] = local_input
+    env.filters["money"] = _money
 
 
 def setup(app: web.Application) -> None:
-    """Register every page route (filled by the pages modules)."""
+    """Register every page route and the template filters the pages use."""
+    _setup_filters(app)
+    home.setup(app)
+    locale.setup(app)
+    customers.setup(app)
+    orders.setup(app)
+    task_pages.setup(app)
+    managers_admin.setup(app)
