@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Final, cast
 
 from pbx_bridge.ami_frames import Frame
 
@@ -327,21 +327,32 @@ def _caller_id(value: str | None) -> str:
     return "" if value is None or value == "<unknown>" else value
 
 
+_CHANNEL_FIELDS = ("Channel", "Uniqueid", "Linkedid", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
+                   "ConnectedLineNum", "Context", "Exten")
+#: The channel block's header names under each prefix the decoders use, spelt once instead of per event.
+_CHANNEL_KEYS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
+    prefix: tuple(prefix + field for field in _CHANNEL_FIELDS)
+    for prefix in ("", "Dest", "Transferer", "Transferee", "OrigTransferer", "SecondTransferer", "TransferTarget")
+})
+
+
 def _channel(h: Headers, prefix: str = "") -> ChannelInfo | None:
-    name = h.get(f"{prefix}Channel")
-    uniqueid = h.get(f"{prefix}Uniqueid")
+    keys = _CHANNEL_KEYS.get(prefix) or tuple(prefix + field for field in _CHANNEL_FIELDS)
+    k_name, k_uniqueid, k_linkedid, k_state, k_num, k_cname, k_connected, k_context, k_exten = keys
+    name = h.get(k_name)
+    uniqueid = h.get(k_uniqueid)
     if not name or uniqueid is None:
         return None
     return ChannelInfo(
         name=name,
         uniqueid=uniqueid,
-        linkedid=h.get(f"{prefix}Linkedid") or None,
-        state=h.get(f"{prefix}ChannelStateDesc", ""),
-        caller_num=_caller_id(h.get(f"{prefix}CallerIDNum")),
-        caller_name=_caller_id(h.get(f"{prefix}CallerIDName")),
-        connected_num=_caller_id(h.get(f"{prefix}ConnectedLineNum")),
-        context=h.get(f"{prefix}Context", ""),
-        exten=h.get(f"{prefix}Exten", ""),
+        linkedid=h.get(k_linkedid) or None,
+        state=h.get(k_state, ""),
+        caller_num=_caller_id(h.get(k_num)),
+        caller_name=_caller_id(h.get(k_cname)),
+        connected_num=_caller_id(h.get(k_connected)),
+        context=h.get(k_context, ""),
+        exten=h.get(k_exten, ""),
     )
 
 
@@ -570,12 +581,23 @@ def event_from_headers(headers: Headers, pairs: tuple[tuple[str, str], ...] | No
 
 def event_from_frame(frame: Frame) -> AmiEvent | None:
     """Typed event for an AMI frame; ``None`` if the frame is an action response, not an event."""
+    name = frame.get("Event")
+    if name is not None and name not in DECODERS:
+        # Most of a live stream (Newexten, QueueMemberStatus, AGIExec...): no header view needed.
+        return Unhandled(timestamp=_float(frame.get("Timestamp")), name=name, headers=frame.headers)
     return event_from_headers(frame.first_values(), frame.headers)
 
 
 def event_from_dict(record: Mapping[str, object]) -> AmiEvent | None:
     """Typed event for one recorded event dict (cacofonisk's JSON format: all values strings)."""
-    headers = {str(key): str(value) for key, value in record.items() if key != "content"}
+    copy = dict(record)
+    try:  # all strings, as recorded? str.join checks every item in C, far cheaper than str() on each
+        "".join(copy)
+        "".join(copy.values())  # type: ignore[arg-type]
+        headers = cast(dict[str, str], copy)
+    except TypeError:
+        headers = {str(key): str(value) for key, value in record.items()}
+    headers.pop("content", None)
     return event_from_headers(headers)
 
 

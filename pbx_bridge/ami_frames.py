@@ -24,6 +24,8 @@ DEFAULT_MAX_LINE = 64 * 1024
 DEFAULT_MAX_HEADERS = 4096
 
 _BANNER_PREFIX = "Asterisk Call Manager/"
+#: The characters ``bytes.strip()`` removes: a line of only these is the blank line that ends a frame.
+_ASCII_SPACE = " \t\n\r\x0b\x0c"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,10 @@ class Frame:
 
     def first_values(self) -> dict[str, str]:
         """Header name to its first value: the view the typed-event decoder works on."""
-        result: dict[str, str] = {}
+        result = dict(self.headers)
+        if len(result) == len(self.headers):
+            return result  # no repeated header (the usual case): dict() built it in C
+        result = {}
         for name, value in self.headers:
             result.setdefault(name, value)
         return result
@@ -135,11 +140,70 @@ class FrameParser:
         self.stats.bytes_received += len(data)
         out: list[Frame | Banner] = []
         self._buffer += data
+        last = self._buffer.rfind(b"\n")
+        if last >= 0 and not self._discarding and self._feed_lines(last, out):
+            start = last + 1
+        else:
+            start = self._feed_each_line(out)
+        del self._buffer[:start]
+        if len(self._buffer) > self.max_line:
+            if not self._discarding:
+                self._count_oversized()
+                self._discarding = True
+            self._buffer.clear()
+        return out
+
+    def _feed_lines(self, last: int, out: list[Frame | Banner]) -> bool:
+        """The fast path: every complete line (up to ``last``) decoded at once and split as text.
+
+        It gives exactly what :meth:`_line` gives line by line, so it only runs when that is sure:
+        no line is over ``max_line`` and the whole block is valid UTF-8 (a ``\\n`` byte never sits
+        inside a multi-byte sequence, so the text splits into the same lines). Otherwise it returns
+        False and touches nothing, and the line-by-line path (which counts each problem) runs.
+        A header line inside a frame is handled inline; every other line goes to :meth:`_text_line`.
+        """
+        block = bytes(self._buffer[:last])
+        if last > self.max_line and max(map(len, block.split(b"\n"))) > self.max_line:
+            return False
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        if text[-1:] == "\r" and text.count("\n") == text.count("\r\n"):
+            lines = text[:-1].split("\r\n")  # CRLF throughout, as Asterisk sends it
+        else:
+            lines = [line[:-1] if line[-1:] == "\r" else line for line in text.split("\n")]
+        headers = self._headers
+        max_headers = self.max_headers
+        for line in lines:
+            if headers:
+                key, sep, value = line.partition(":")
+                if sep:
+                    name = key.strip()
+                    if name and len(headers) < max_headers:
+                        headers.append((name, value[1:] if value[:1] == " " else value))
+                        continue
+            headers = self._text_line(line, out)
+        return True
+
+    def _text_line(self, text: str, out: list[Frame | Banner]) -> list[tuple[str, str]]:
+        """A decoded line without its line end, as :meth:`_line` treats it; returns the frame's header list."""
+        if not text.strip(_ASCII_SPACE):  # what bytes.strip() strips in _line, not str's wider set
+            self._end_frame(out)
+        elif not self._headers and text.startswith(_BANNER_PREFIX):
+            self.stats.banners += 1
+            out.append(Banner(text=text))
+        else:
+            self._header(text)
+        return self._headers
+
+    def _feed_each_line(self, out: list[Frame | Banner]) -> int:
+        """The careful path: line by line, counting oversized lines; returns where the unfinished tail starts."""
         start = 0
         while True:
             end = self._buffer.find(b"\n", start)
             if end < 0:
-                break
+                return start
             if self._discarding:
                 # The tail of an oversized line: drop it and resume at the next line.
                 self._discarding = False
@@ -148,13 +212,6 @@ class FrameParser:
             else:
                 self._line(bytes(self._buffer[start:end]), out)
             start = end + 1
-        del self._buffer[:start]
-        if len(self._buffer) > self.max_line:
-            if not self._discarding:
-                self._count_oversized()
-                self._discarding = True
-            self._buffer.clear()
-        return out
 
     def _count_oversized(self) -> None:
         self.stats.oversized_lines += 1
@@ -176,6 +233,9 @@ class FrameParser:
             self.stats.banners += 1
             out.append(Banner(text=text))
             return
+        self._header(text)
+
+    def _header(self, text: str) -> None:
         key, sep, value = text.partition(":")
         if not sep or not key.strip():
             self.stats.lines_without_colon += 1

@@ -91,6 +91,12 @@ class CallTracker(TrackerCore):
         return facts
 
     @property
+    def event_names(self) -> frozenset[str]:
+        """The AMI event names this tracker acts on (its event classes are named after them): what a
+        reader may subscribe to, as every other event is only counted as ignored."""
+        return frozenset(kind.__name__ for kind in self._table)
+
+    @property
     def live_call_ids(self) -> list[str]:
         return list(self._calls)
 

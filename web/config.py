@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from crm.settings import CrmSettings, DatabaseSettings
+from pbx_bridge.ami_settings import AmiSettings
 from web.settings import WebSettings
 
 T = TypeVar("T")
@@ -36,9 +37,10 @@ class Settings:
     database: DatabaseSettings
     crm: CrmSettings
     web: WebSettings
+    ami: AmiSettings
 
 
-SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings)
+SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings, AmiSettings)
 
 
 def setting_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
@@ -92,7 +94,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     merged.update(os.environ if environ is None else environ)
     settings = Settings(database=build(DatabaseSettings, merged), crm=build(CrmSettings, merged),
-                        web=build(WebSettings, merged))
+                        web=build(WebSettings, merged), ami=build(AmiSettings, merged))
+    if problems := settings.ami.problems():
+        raise SettingsError("; ".join(problems))
     if settings.web.default_locale not in ("ru", "en"):
         raise SettingsError("PEREZVON_DEFAULT_LOCALE: ru or en")
     try:
