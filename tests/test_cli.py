@@ -20,7 +20,7 @@ def run_cli(args: list[str], dsn: str, tmp_path: Path, stdin: str = "") -> subpr
                           env=env, cwd=tmp_path, timeout=60, check=False)
 
 
-@pytest.mark.parametrize("args", [[], ["serve"], ["migrate"], ["demo"], ["user"], ["user", "add"],
+@pytest.mark.parametrize("args", [[], ["serve"], ["migrate"], ["demo"], ["simulate"], ["user"], ["user", "add"],
                                   ["user", "passwd"], ["token"], ["token", "create"]])
 def test_help_everywhere(args: list[str], tmp_path: Path) -> None:
     result = run_cli([*args, "--help"], "postgresql://unused/none", tmp_path)

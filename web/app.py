@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -18,7 +19,8 @@ from web.auth import auth_middleware, session_key, setup_auth_routes, setup_sess
 from web.config import Settings
 from web.errors import error_middleware
 from web.i18n import Catalogues
-from web.keys import CATALOGUES, LOGIN_THROTTLE, POOL, SETTINGS
+from web.keys import CATALOGUES, LOGIN_THROTTLE, POOL, SETTINGS, TELEPHONY
+from web.telephony import Telephony
 from web.throttle import LoginThrottle
 
 WEB_DIR = Path(__file__).parent
@@ -28,14 +30,18 @@ MAX_BODY_BYTES = 1024 * 1024
 async def healthz(request: web.Request) -> web.Response:
     """Liveness for monitoring: 200 when the database answers, 503 otherwise."""
     db_ok = await database.ping(request.app[POOL])
-    body = {"status": "ok" if db_ok else "degraded", "db": "ok" if db_ok else "unreachable",
-            "ami": "disabled", "version": "0.1.0"}
+    telephony = request.app.get(TELEPHONY)
+    body: dict[str, Any] = {"status": "ok" if db_ok else "degraded", "db": "ok" if db_ok else "unreachable",
+                            "version": "0.1.0"}
+    body.update(telephony.health() if telephony is not None else {"ami": "disabled"})
     return web.json_response(body, status=200 if db_ok else 503)
 
 
-def create_app(settings: Settings, pool: Pool) -> web.Application:
+def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = None) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[POOL] = pool
+    if telephony is not None:
+        app[TELEPHONY] = telephony
     app[SETTINGS] = settings
     app[CATALOGUES] = Catalogues.load()
     app[LOGIN_THROTTLE] = LoginThrottle(settings.web.login_max_failures, settings.web.login_window_s)

@@ -17,8 +17,9 @@ from crm.demo_data import DEMO_PASSWORD, load_demo_data
 from crm.errors import CrmError
 from crm.managers import ManagerInput
 from crm.models import ROLES
+from pbx_bridge.simulator import Simulator
 from web.config import Settings, SettingsError, load_settings
-from web.service import open_database, public_url, serve
+from web.service import open_database, public_url, serve, stop_signal
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,12 @@ def _parser() -> argparse.ArgumentParser:
                         description="Run the service until Ctrl-C or SIGTERM.")
     commands.add_parser("migrate", help="apply database migrations and exit",
                         description="Apply pending database migrations and exit.")
-    commands.add_parser("demo", help="load demo data (once) and run the service",
-                        description="Load demo managers, customers, orders and tasks on first run, then serve.")
+    commands.add_parser("demo", help="load demo data (once) and run the service with a simulated PBX",
+                        description="Load demo managers, customers, orders and tasks on first run, then serve. "
+                                    "With no PEREZVON_AMI_HOST, a simulated Asterisk places calls.")
+    commands.add_parser("simulate", help="run only the PBX simulator (a fake Asterisk AMI on loopback)",
+                        description="Run the PBX simulator: an AMI server on PEREZVON_SIM_AMI_HOST:PORT "
+                                    "placing simulated calls, until Ctrl-C.")
 
     user = commands.add_parser("user", help="manage user accounts", description="Manage user accounts.")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
@@ -65,7 +70,24 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
+async def _simulate(settings: Settings) -> int:
+    simulator = Simulator(settings.simulator)
+    port = await simulator.start()
+    sim = settings.simulator
+    print(f"PBX simulator: AMI on {sim.ami_host}:{port} (user {sim.ami_username!r}, secret {sim.ami_secret!r}), "
+          f"{sim.calls_per_minute:g} calls/min to extensions {sim.extensions}", flush=True)
+    print("Point perezvon at it with PEREZVON_AMI_HOST/PORT/USER/SECRET. Press Ctrl-C to stop.", flush=True)
+    try:
+        with stop_signal() as stop:
+            await stop.wait()
+    finally:
+        await simulator.stop()
+    return 0
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "simulate":
+        return await _simulate(settings)
     if args.command == "user" and args.user_command in ("add", "passwd"):
         password = _read_password(args.password_stdin)
     async with open_database(settings) as db:
@@ -78,7 +100,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             print("demo data loaded" if result.created else "demo data already present, reusing it", flush=True)
             banner = [f"Open {public_url(settings)} and log in as (password {DEMO_PASSWORD!r} for all):"]
             banner += [f"  {login:<12} {role:<11} {name}" for login, role, name in result.logins]
-            await serve(settings, db, banner=banner)
+            if not settings.ami.enabled:
+                banner.append("No Asterisk configured: a simulated PBX places calls (see the Calls journal).")
+            await serve(settings, db, banner=banner, simulate=True)
         elif args.command == "user" and args.user_command == "add":
             manager = await managers.create_manager(
                 db.pool, ManagerInput(login=args.login, display_name=args.name, role=args.role,

@@ -21,6 +21,7 @@ from dotenv import dotenv_values
 
 from crm.settings import CrmSettings, DatabaseSettings
 from pbx_bridge.ami_settings import AmiSettings
+from pbx_bridge.simulator.settings import SimulatorSettings
 from web.settings import WebSettings
 
 T = TypeVar("T")
@@ -38,9 +39,11 @@ class Settings:
     crm: CrmSettings
     web: WebSettings
     ami: AmiSettings
+    simulator: SimulatorSettings
 
 
-SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings, AmiSettings)
+SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings, AmiSettings,
+                                           SimulatorSettings)
 
 
 def setting_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
@@ -94,7 +97,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     merged.update(os.environ if environ is None else environ)
     settings = Settings(database=build(DatabaseSettings, merged), crm=build(CrmSettings, merged),
-                        web=build(WebSettings, merged), ami=build(AmiSettings, merged))
+                        web=build(WebSettings, merged), ami=build(AmiSettings, merged),
+                        simulator=build(SimulatorSettings, merged))
     if problems := settings.ami.problems():
         raise SettingsError("; ".join(problems))
     if settings.web.default_locale not in ("ru", "en"):

@@ -8,12 +8,14 @@ from crm.database import Pool
 from crm.models import Manager
 from web.config import Settings
 from web.i18n import Catalogues
+from web.telephony import Telephony
 from web.throttle import LoginThrottle
 
 POOL = web.AppKey("pool", Pool)
 SETTINGS = web.AppKey("settings", Settings)
 CATALOGUES = web.AppKey("catalogues", Catalogues)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+TELEPHONY = web.AppKey("telephony", Telephony)
 
 USER = web.RequestKey("user", Manager)
 CSRF = web.RequestKey("csrf", str)

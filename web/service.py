@@ -16,6 +16,7 @@ from crm.database import Pool
 from crm.embedded import EmbeddedPostgres, ensure_database, start_embedded
 from web.app import create_app
 from web.config import Settings
+from web.telephony import start_telephony
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,13 @@ def stop_signal() -> Iterator[asyncio.Event]:
             loop.remove_signal_handler(sig)
 
 
-async def serve(settings: Settings, db: Database, *, banner: list[str] | None = None) -> None:
-    app = create_app(settings, db.pool)
+async def serve(settings: Settings, db: Database, *, banner: list[str] | None = None, simulate: bool = False) -> None:
+    """Serve the web app with the PBX side running beside it until Ctrl-C or SIGTERM."""
+    async with start_telephony(settings, db.pool, simulate=simulate) as telephony:
+        await _serve_app(create_app(settings, db.pool, telephony), settings, banner)
+
+
+async def _serve_app(app: web.Application, settings: Settings, banner: list[str] | None) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web.http_host, settings.web.http_port)

@@ -1,0 +1,111 @@
+"""Composition of the PBX side: AMI client -> call tracker -> call records (and the simulator in demo).
+
+pbx_bridge knows nothing of the CRM and the CRM nothing of Asterisk; this module is where they
+meet. The AMI client hands typed events to the pure tracker; the tracker hands call facts to the
+recorder, which writes them into the CRM. With no Asterisk configured, `demo` starts the PBX
+simulator on loopback and connects to it exactly as it would to a real Asterisk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from crm.customers import sample_phones
+from crm.database import Pool
+from pbx_bridge.ami_client import AmiClient
+from pbx_bridge.ami_events import AmiEvent
+from pbx_bridge.call_facts import CallFact, CallFactSink
+from pbx_bridge.call_tracker import CallTracker
+from pbx_bridge.simulator import Simulator
+from web.call_recorder import CallRecorder
+from web.config import Settings
+
+log = logging.getLogger(__name__)
+
+DRAIN_TIMEOUT_S = 10.0
+
+
+class TrackerFeed:
+    """The AMI client's consumer: every event goes through the pure tracker."""
+
+    def __init__(self, tracker: CallTracker) -> None:
+        self._tracker = tracker
+
+    def on_event(self, event: AmiEvent) -> None:
+        self._tracker.feed(event)
+
+
+class FactFanout:
+    """One sink for the tracker that hands each fact to several consumers (records now, the live hub later)."""
+
+    def __init__(self, *sinks: CallFactSink) -> None:
+        self._sinks = sinks
+
+    def on_fact(self, fact: CallFact) -> None:
+        for sink in self._sinks:
+            try:
+                sink.on_fact(fact)
+            except Exception:  # one broken consumer must not starve the others
+                log.exception("call %s: fact consumer %r failed", fact.call_id, sink)
+
+
+@dataclass
+class Telephony:
+    tracker: CallTracker
+    recorder: CallRecorder
+    ami: AmiClient | None
+    simulator: Simulator | None
+
+    def health(self) -> dict[str, Any]:
+        """The AMI part of /healthz: connected, reconnecting (with the last error) or disabled."""
+        if self.ami is None:
+            return {"ami": "disabled"}
+        status = self.ami.status
+        body: dict[str, Any] = {"ami": status.state}
+        if status.state != "connected" and status.last_error:
+            body["ami_error"] = status.last_error
+        if self.simulator is not None:
+            body["ami_simulated"] = True
+        return body
+
+
+@contextlib.asynccontextmanager
+async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool) -> AsyncIterator[Telephony]:
+    """Run the PBX side for the lifetime of the block; with `simulate` and no AMI host, against the simulator."""
+    recorder = CallRecorder(pool, default_region=settings.crm.default_region)
+    tracker = CallTracker(sink=FactFanout(recorder))
+    ami_settings = settings.ami
+    simulator: Simulator | None = None
+    if not ami_settings.enabled and simulate:
+        phones = await sample_phones(pool, limit=60)
+        sim_settings = replace(settings.simulator, known_phones=",".join(p.removeprefix("+") for p in phones))
+        simulator = Simulator(sim_settings)
+        port = await simulator.start()
+        ami_settings = replace(ami_settings, host=sim_settings.ami_host, port=port,
+                               username=sim_settings.ami_username, secret=sim_settings.ami_secret)
+        log.info("PBX simulator on %s:%d, %.1f calls/min", sim_settings.ami_host, port, sim_settings.calls_per_minute)
+    recorder_task = asyncio.create_task(recorder.run(), name="call-recorder")
+    client = AmiClient(ami_settings, TrackerFeed(tracker)) if ami_settings.enabled else None
+    try:
+        if client is None:
+            log.info("no Asterisk configured (PEREZVON_AMI_HOST): AMI disabled")
+            yield Telephony(tracker, recorder, None, simulator)
+        else:
+            async with client:
+                yield Telephony(tracker, recorder, client, simulator)
+    finally:
+        if simulator is not None:
+            await simulator.stop()
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT_S):
+                await recorder.drain()
+        except TimeoutError:
+            log.warning("stopping with %d call facts not yet written", recorder.backlog)
+        recorder_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recorder_task
