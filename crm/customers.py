@@ -24,6 +24,17 @@ OPERATOR_SCOPE = "(c.responsible_manager_id = {p} OR c.responsible_manager_id IS
 
 SEARCH_LIMIT_MAX = 100
 
+# Name search runs in two bounded steps instead of leaving "newest first" to the planner, whose
+# LIKE estimates from statistics are coarse: it either walks the primary key backwards
+# (fast for common words, a full-table walk for rare ones) or reads every trigram match and
+# sorts (fast for rare words, tens of thousands of heap rows for common ones). Step one
+# filters only the newest NAME_SEARCH_WINDOW customers; when they already fill the page, the
+# page is exact. Otherwise the words are rare, and step two collects every match through the
+# trigram index and sorts those few. Measured in bench/customer_lookup.py and BENCHMARKS.md.
+NAME_SEARCH_WINDOW = 5_000
+SELECT_RECENT_CUSTOMER = SELECT_CUSTOMER.replace(
+    "FROM customers c", f"FROM (SELECT * FROM customers ORDER BY id DESC LIMIT {NAME_SEARCH_WINDOW}) c")
+
 
 @dataclass(frozen=True)
 class CustomerInput:
@@ -73,12 +84,20 @@ async def _check_manager(conn: Connection, manager_id: int | None) -> None:
 
 
 async def _add_phones(conn: Connection, customer_id: int, phones: tuple[str, ...]) -> None:
+    """Attach phones not yet attached; one owned by another customer raises `PhoneTaken`.
+
+    `ON CONFLICT DO NOTHING` rather than check-then-insert: two concurrent saves of the
+    same caller then end in one customer and one PhoneTaken, not a unique-key error.
+    """
     for e164 in phones:
+        inserted = await conn.fetchval(
+            """INSERT INTO customer_phones (e164, customer_id) VALUES ($1, $2)
+               ON CONFLICT (e164) DO NOTHING RETURNING customer_id""", e164, customer_id)
+        if inserted is not None:
+            continue
         owner = await conn.fetchval("SELECT customer_id FROM customer_phones WHERE e164 = $1", e164)
-        if owner is not None and owner != customer_id:
+        if owner != customer_id:
             raise PhoneTaken(f"phone {e164} already belongs to customer {owner}")
-        if owner is None:
-            await conn.execute("INSERT INTO customer_phones (e164, customer_id) VALUES ($1, $2)", e164, customer_id)
 
 
 async def create_customer(pool: Pool, data: CustomerInput, *, default_region: str = "RU") -> Customer:
@@ -159,6 +178,7 @@ async def search_customers(pool: Pool, query: str, viewer: Manager, *, limit: in
     if not viewer.sees_everything:
         conditions.append(OPERATOR_SCOPE.format(p=arg(viewer.id)))
     e164 = try_normalize_phone(query, default_region) if sum(ch.isdigit() for ch in query) >= 7 else None
+    by_name = False
     if not query:
         pass
     elif e164 is not None:
@@ -168,12 +188,20 @@ async def search_customers(pool: Pool, query: str, viewer: Manager, *, limit: in
         if order_customer is not None:
             conditions.append(f"c.id = {arg(order_customer)}")
         else:
+            by_name = True
             for word in query.lower().split()[:5]:
                 escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 conditions.append(f"lower(c.name) LIKE {arg('%' + escaped + '%')}")
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
-    rows = await pool.fetch(
-        SELECT_CUSTOMER + where + f" ORDER BY c.id DESC LIMIT {arg(limit + 1)} OFFSET {arg(offset)}", *args)
+    page = f"LIMIT {arg(limit + 1)} OFFSET {arg(offset)}"
+    if not by_name:
+        rows = await pool.fetch(SELECT_CUSTOMER + where + " ORDER BY c.id DESC " + page, *args)
+    else:
+        rows = await pool.fetch(SELECT_RECENT_CUSTOMER + where + " ORDER BY c.id DESC " + page, *args)
+        if len(rows) <= limit:
+            rows = await pool.fetch(
+                f"WITH matches AS MATERIALIZED (SELECT c.id FROM customers c{where})" + SELECT_CUSTOMER
+                + f" WHERE c.id IN (SELECT id FROM matches ORDER BY id DESC {page}) ORDER BY c.id DESC", *args)
     return Page(items=tuple(_customer(r) for r in rows[:limit]), has_more=len(rows) > limit)
 
 
@@ -196,3 +224,9 @@ async def list_notes(pool: Pool, customer_id: int) -> list[Note]:
            WHERE n.customer_id = $1 ORDER BY n.created_at DESC, n.id DESC LIMIT 200""", customer_id)
     return [Note(id=r["id"], customer_id=r["customer_id"], order_id=r["order_id"], author_id=r["author_id"],
                  author_name=r["author_name"], body=r["body"], created_at=r["created_at"]) for r in rows]
+
+
+async def sample_phones(pool: Pool, limit: int = 50) -> list[str]:
+    """Some customers' phones (E.164), e.g. for the demo's simulated calls from known customers."""
+    rows = await pool.fetch("SELECT e164 FROM customer_phones ORDER BY customer_id LIMIT $1", limit)
+    return [r["e164"] for r in rows]

@@ -13,6 +13,7 @@ from crm.database import Connection, Pool
 from crm.errors import DuplicateLogin, InvalidInput, NotFound
 from crm.models import PRESENCES, ROLES, Manager, Presence, Role
 from crm.passwords import hash_password, verify_password
+from crm.validation import clean_text, strip_control_chars
 
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _EXTENSION = re.compile(r"^[0-9]{2,6}$")
@@ -44,7 +45,7 @@ class ManagerInput:
         login = self.login.strip().lower()
         if not _LOGIN.match(login):
             raise InvalidInput("login: 2-64 characters, latin letters, digits, '.', '_' or '-'")
-        name = " ".join(self.display_name.split())
+        name = " ".join(strip_control_chars(self.display_name).split())
         if not 1 <= len(name) <= 200:
             raise InvalidInput("display name: 1-200 characters")
         if self.role not in ROLES:
@@ -112,10 +113,12 @@ async def update_manager(pool: Pool, manager_id: int, data: ManagerInput) -> Man
 async def _set_extensions(conn: Connection, manager_id: int, extensions: tuple[str, ...]) -> None:
     await conn.execute("DELETE FROM manager_extensions WHERE manager_id = $1", manager_id)
     for ext in extensions:
-        owner = await conn.fetchval("SELECT manager_id FROM manager_extensions WHERE extension = $1", ext)
-        if owner is not None:
+        # ON CONFLICT rather than check-then-insert, so two concurrent saves cannot both pass the check.
+        inserted = await conn.fetchval(
+            """INSERT INTO manager_extensions (extension, manager_id) VALUES ($1, $2)
+               ON CONFLICT (extension) DO NOTHING RETURNING manager_id""", ext, manager_id)
+        if inserted is None:
             raise InvalidInput(f"extension {ext} already belongs to another manager")
-        await conn.execute("INSERT INTO manager_extensions (extension, manager_id) VALUES ($1, $2)", ext, manager_id)
 
 
 async def get_manager(pool: Pool, manager_id: int) -> Manager:
@@ -125,8 +128,15 @@ async def get_manager(pool: Pool, manager_id: int) -> Manager:
     return _manager(row)
 
 
+def _login_key(login: str) -> str | None:
+    """The stored form of a typed login, or None when no account could have it (e.g. a NUL inside)."""
+    key = login.strip().lower()
+    return key if _LOGIN.match(key) else None
+
+
 async def find_manager_by_login(pool: Pool, login: str) -> Manager | None:
-    row = await pool.fetchrow(SELECT_MANAGER + " WHERE m.login = $1", login.strip().lower())
+    key = _login_key(login)
+    row = None if key is None else await pool.fetchrow(SELECT_MANAGER + " WHERE m.login = $1", key)
     return None if row is None else _manager(row)
 
 
@@ -138,7 +148,8 @@ async def list_managers(pool: Pool, *, active_only: bool = False) -> list[Manage
 
 async def authenticate(pool: Pool, login: str, password: str) -> Manager | None:
     """The manager if login and password match an active account, else None (same cost either way)."""
-    row = await pool.fetchrow(SELECT_MANAGER + " WHERE m.login = $1", login.strip().lower()[:64])
+    key = _login_key(login)
+    row = None if key is None else await pool.fetchrow(SELECT_MANAGER + " WHERE m.login = $1", key)
     if not verify_password(row["password_hash"] if row else None, password):
         return None
     assert row is not None
@@ -175,7 +186,7 @@ async def create_api_token(pool: Pool, manager_id: int, label: str = "") -> str:
     """A new bearer token; only its SHA-256 is stored, so the plain token is shown once."""
     token = "pzv_" + secrets.token_urlsafe(32)
     await pool.execute("INSERT INTO api_tokens (manager_id, token_sha256, label) VALUES ($1, $2, $3)",
-                       manager_id, _token_digest(token), label[:100])
+                       manager_id, _token_digest(token), clean_text(label[:100], "label", max_len=100))
     return token
 
 

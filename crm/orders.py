@@ -10,7 +10,7 @@ import asyncpg
 
 from crm.customers import CustomerInput, insert_customer
 from crm.database import Connection, Pool
-from crm.errors import AccessDenied, DuplicateOrderNumber, InvalidInput, NotFound
+from crm.errors import AccessDenied, DuplicateOrderNumber, InvalidInput, NotFound, PhoneTaken
 from crm.models import SALES_CHANNELS, Manager, Order, OrderStatus, SalesChannel, StatusChange
 from crm.phones import format_phone, normalize_phone
 from crm.validation import clean_text
@@ -65,10 +65,14 @@ def _clean_money(total: Decimal | str | int | float, currency: str) -> tuple[Dec
         raise InvalidInput("total must be a number") from exc
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
         raise InvalidInput("total must be between 0 and 10^12")
+    # Round first, then check again: 999999999999.999 rounds up to 10^12, past numeric(14, 2).
+    amount = amount.quantize(Decimal("0.01"))
+    if amount >= Decimal("1e12"):
+        raise InvalidInput("total must be between 0 and 10^12")
     currency = currency.strip().upper()
     if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
         raise InvalidInput("currency: a three-letter ISO 4217 code")
-    return amount.quantize(Decimal("0.01")), currency
+    return amount, currency
 
 
 def _order(row: asyncpg.Record) -> Order:
@@ -102,8 +106,17 @@ async def _resolve_customer(conn: Connection, data: OrderInput, default_region: 
     if existing is not None:
         return existing
     name = data.customer_name or f"Новый клиент {format_phone(e164)}"
-    customer = CustomerInput(name=name, phones=(e164,), responsible_manager_id=data.manager_id)
-    return await insert_customer(conn, customer.validated(default_region))
+    customer = CustomerInput(name=name, phones=(e164,), responsible_manager_id=data.manager_id).validated(
+        default_region)
+    try:
+        async with conn.transaction():  # a savepoint: losing the race below undoes only this customer
+            return await insert_customer(conn, customer)
+    except PhoneTaken:
+        # Another order for the same new number created its customer a moment ago: use that one.
+        winner: int | None = await conn.fetchval("SELECT customer_id FROM customer_phones WHERE e164 = $1", e164)
+        if winner is None:
+            raise
+        return winner
 
 
 async def create_order(pool: Pool, data: OrderInput, created_by: int | None, *,

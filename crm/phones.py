@@ -8,6 +8,7 @@ and PBX caller IDs actually use, so both are accepted before the strict parse.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 
@@ -15,13 +16,21 @@ from crm.errors import InvalidPhone
 
 _NON_DIAL = re.compile(r"[^\d+]")
 MAX_PHONE_INPUT = 64
+# Separators people and PBXes put between digits. Anything else (letters, quotes, control
+# characters) means the input is not just a phone number: it is refused, never silently
+# reduced to the digits it happens to contain.
+_SEPARATORS = frozenset("+-()./\u2010\u2011\u2012\u2013\u2014")
 
 
 def normalize_phone(raw: str, default_region: str = "RU") -> str:
     """Return the E.164 form of `raw`, or raise `InvalidPhone` with a readable reason."""
     if len(raw) > MAX_PHONE_INPUT:
         raise InvalidPhone("phone number is too long")
-    digits = _NON_DIAL.sub("", raw.strip())
+    text = raw.strip()
+    for ch in text:
+        if not (ch in _SEPARATORS or ch == " " or unicodedata.category(ch) in ("Nd", "Zs")):
+            raise InvalidPhone(f"not a phone number (only digits, spaces and + - ( ) . allowed): {raw[:40]!r}")
+    digits = _NON_DIAL.sub("", text)
     if not digits or digits == "+":
         raise InvalidPhone(f"not a phone number: {raw[:40]!r}")
     candidates = [digits]

@@ -123,7 +123,8 @@ async def list_tasks(pool: Pool, viewer: Manager, flt: TaskFilter, *, limit: int
     if flt.customer_id is not None:
         conditions.append(f"t.customer_id = {arg(flt.customer_id)}")
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
-    order = (" ORDER BY (t.status = 'open') DESC, (t.status = 'open' AND t.due_at < now()) DESC,"
+    # coalesce: an open task with no due time is not overdue; a bare NULL would sort first under DESC.
+    order = (" ORDER BY (t.status = 'open') DESC, coalesce(t.status = 'open' AND t.due_at < now(), false) DESC,"
              " t.due_at ASC NULLS LAST, t.id DESC")
     rows = await pool.fetch(SELECT_TASK + where + order + f" LIMIT {arg(limit + 1)} OFFSET {arg(max(0, offset))}",
                             *args)

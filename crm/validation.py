@@ -7,21 +7,23 @@ import unicodedata
 from crm.errors import InvalidInput
 
 
+def strip_control_chars(value: str, *, multiline: bool = False) -> str:
+    """`value` without control, format (bidi), surrogate or private-use characters.
+
+    Newlines and tabs survive in multi-line fields. PostgreSQL refuses NUL in text, so
+    anything stored or looked up must pass through here (or `clean_text`) first.
+    """
+    return "".join(ch for ch in value
+                   if (multiline and ch in "\n\t") or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
+
+
 def clean_text(value: str, field: str, *, max_len: int, min_len: int = 0, multiline: bool = False) -> str:
     """Strip control characters (except newlines in multi-line fields) and check the length.
 
     Hostile input (caller-ID names, API payloads) may carry NULs, escape sequences or
     bidi overrides; they are removed rather than stored, so every page shows clean text.
     """
-    kept = []
-    for ch in value:
-        if multiline and ch in "\n\t":
-            kept.append(ch)
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
-            continue
-        else:
-            kept.append(ch)
-    text = "".join(kept)
+    text = strip_control_chars(value, multiline=multiline)
     text = text.strip() if multiline else " ".join(text.split())
     if len(text) > max_len:
         raise InvalidInput(f"{field}: at most {max_len} characters")
