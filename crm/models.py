@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -149,3 +149,176 @@ class Page:
 
     items: tuple[Any, ...]
     has_more: bool
+
+
+CallDirection = Literal["inbound", "outbound", "internal", "unknown"]
+CallOutcome = Literal["answered", "missed"]
+LegResult = Literal["answered", "answered_elsewhere", "no_answer", "busy", "rejected", "unavailable", "cancelled",
+                    "failed"]
+
+CALL_DIRECTIONS: tuple[CallDirection, ...] = ("inbound", "outbound", "internal")
+CALL_OUTCOMES: tuple[CallOutcome, ...] = ("answered", "missed")
+LEG_RESULTS: tuple[LegResult, ...] = ("answered", "answered_elsewhere", "no_answer", "busy", "rejected",
+                                      "unavailable", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class CallLeg:
+    """One device the call tried: an operator's phone (`extension`) or an external number (`number`)."""
+
+    channel: str
+    extension: str | None
+    number: str | None
+    manager_id: int | None
+    manager_name: str | None
+    ringing_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    dial_status: str
+    ring_s: float | None
+    result: LegResult | None
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call as a business record: one per Asterisk Linkedid, with the legs that rang."""
+
+    id: int
+    linkedid: str
+    direction: CallDirection
+    #: Raw numbers as the PBX gave them (may be 'anonymous'); `customer_e164` is the parsed customer number.
+    caller: str
+    callee: str
+    did: str
+    customer_e164: str | None
+    customer_id: int | None
+    customer_name: str | None
+    order_id: int | None
+    order_number: str | None
+    manager_id: int | None
+    manager_name: str | None
+    operator_extension: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    #: None while the call is live.
+    outcome: CallOutcome | None
+    #: Why a missed call was missed (no_answer, busy, abandoned...); '' otherwise.
+    reason: str
+    answered_by: str
+    hung_up_by: str | None
+    hung_up_by_extension: str
+    ring_s: float | None
+    talk_s: float | None
+    click_to_call: bool
+    queue: str
+    transfer_kind: str | None
+    transferred_to: str
+    legs: tuple[CallLeg, ...]
+
+
+# ---- routing configuration (crm/routing_data.py) ------------------------------------------------------------
+
+StickySource = Literal["responsible", "last_order"]
+STICKY_SOURCES: tuple[StickySource, ...] = ("responsible", "last_order")
+
+
+@dataclass(frozen=True)
+class RoutingGroup:
+    """Managers that take the calls a routing rule sends them; `queue` is where calls wait when none can."""
+
+    id: int
+    name: str
+    #: Asterisk queue name; '' means the default queue from the routing settings.
+    queue: str
+    ring_timeout_s: int
+    member_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    """First matching rule (lowest position, then id) picks the group; '' fields match anything."""
+
+    id: int
+    position: int
+    did: str
+    channel: str
+    customer_kind: str
+    region: str
+    group_id: int
+    group_name: str
+    note: str
+
+
+@dataclass(frozen=True)
+class RoutingNumber:
+    """One of the shop's dialled numbers (DID) and the sales channel it advertises (site, landing, app...)."""
+
+    did: str
+    channel: str
+    label: str
+
+
+@dataclass(frozen=True)
+class DayHours:
+    """Opening hours on one ISO weekday (1 = Monday), in minutes after midnight.
+
+    `closes_min` may be 1440 (24:00) or below `opens_min` (the shift runs past midnight into the next day).
+    """
+
+    weekday: int
+    opens_min: int
+    closes_min: int
+
+    @property
+    def opens(self) -> str:
+        return f"{self.opens_min // 60:02d}:{self.opens_min % 60:02d}"
+
+    @property
+    def closes(self) -> str:
+        return f"{self.closes_min // 60:02d}:{self.closes_min % 60:02d}"
+
+    @property
+    def overnight(self) -> bool:
+        return self.closes_min < self.opens_min
+
+
+@dataclass(frozen=True)
+class Holiday:
+    day: date
+    note: str
+
+
+@dataclass(frozen=True)
+class RoutingSchedule:
+    """Working hours for one DID ('' = the global schedule) in its own time zone, with its holidays."""
+
+    id: int
+    did: str
+    timezone: str
+    hours: tuple[DayHours, ...]
+    #: 'voicemail:NAME', 'dial:+NUMBER', 'playback:SOUND' or 'hangup'.
+    after_hours_target: str
+    holidays: tuple[Holiday, ...]
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    sticky_source: StickySource
+    default_queue: str
+    default_ring_timeout_s: int
+
+
+@dataclass(frozen=True)
+class RouteRecord:
+    """The routing decision recorded on a call: "why did this call go there"."""
+
+    linkedid: str
+    reason: str
+    #: The manager rung first (None for after-hours / queue decisions), and what was dialled.
+    manager_id: int | None
+    manager_name: str | None
+    targets: str
+    fallback: str
+    explanation: str
+    routed_at: datetime | None

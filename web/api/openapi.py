@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from crm.errors import CrmError
+from web.api import calls_openapi
 from web.api.json_io import API_ERRORS, MAX_OFFSET, json_response
 from web.api.openapi_schemas import Schema, ref, schemas
 from web.errors import HTTP_SLUGS
@@ -184,6 +185,7 @@ def build_document() -> dict[str, Any]:
     components_schemas = schemas(sorted(slugs))
     components_schemas["TaskStatus"] = {"enum": components_schemas["Task"]["properties"]["status"]["enum"]}
     components_schemas["TaskKind"] = {"enum": components_schemas["Task"]["properties"]["kind"]["enum"]}
+    components_schemas.update(calls_openapi.schemas())
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -198,8 +200,8 @@ def build_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],
-        "tags": [{"name": "customers"}, {"name": "orders"}, {"name": "tasks"}, {"name": "session"}],
-        "paths": _paths(),
+        "tags": [{"name": "customers"}, {"name": "orders"}, {"name": "tasks"}, {"name": "calls"}, {"name": "session"}],
+        "paths": {**_paths(), **calls_openapi.paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token (`pzv_...`)."},

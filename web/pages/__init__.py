@@ -8,7 +8,7 @@ from decimal import Decimal
 import aiohttp_jinja2
 from aiohttp import web
 
-from web.pages import customers, home, locale, managers_admin, orders
+from web.pages import calls, customers, home, locale, managers_admin, orders
 from web.pages import tasks as task_pages
 from web.pages.forms import shop_zone
 
@@ -42,3 +42,4 @@ def setup(app: web.Application) -> None:
     orders.setup(app)
     task_pages.setup(app)
     managers_admin.setup(app)
+    calls.setup(app)

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crm import customers, managers, orders, tasks
+from crm import calls, customers, managers, orders, tasks
 from crm.customers import CustomerInput
 from crm.errors import Conflict, InvalidInput
 from crm.models import CUSTOMER_KINDS, TASK_KINDS, Customer, CustomerKind, Manager
@@ -123,14 +123,16 @@ async def render_card(request: web.Request, customer_id: int, extra: dict[str, A
     user = current_user(request)
     pool = request.app[POOL]
     customer = await customers.get_customer(pool, customer_id, user)
-    customer_orders, task_page, notes, workflow, staff = await asyncio.gather(
+    customer_orders, task_page, notes, workflow, staff, customer_calls = await asyncio.gather(
         orders.list_customer_orders(pool, customer.id),
         tasks.list_tasks(pool, user, TaskFilter(customer_id=customer.id), limit=CARD_TASKS),
         customers.list_notes(pool, customer.id),
         orders.load_workflow(pool),
-        managers.list_managers(pool, active_only=True))
+        managers.list_managers(pool, active_only=True),
+        calls.list_customer_calls(pool, customer.id))
     context: dict[str, Any] = {
-        "customer": customer, "orders": customer_orders, "tasks": task_page.items, "notes": notes,
+        "calls": customer_calls, "customer": customer, "orders": customer_orders, "tasks": task_page.items,
+        "notes": notes,
         "workflow": workflow, "managers": staff, "task_kinds": TASK_KINDS, "now": datetime.now(UTC),
         "note_error": None, "note_body": "", "task_error": None,
         "task_values": {"kind": "follow_up", "title": "", "due_at": "", "assignee_id": str(user.id)},

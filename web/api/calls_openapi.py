@@ -1,0 +1,81 @@
+"""The OpenAPI pieces of `GET /api/v1/calls`, for `web.api.openapi` to merge into its document.
+
+Kept beside the handler so the parameters documented and the ones `web.api.calls` reads stay
+together; the lead's openapi module adds `paths()` to its paths and `schemas()` to its schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm.models import CALL_DIRECTIONS, CALL_OUTCOMES, LEG_RESULTS
+from web.api.calls import DEFAULT_LIMIT, MAX_LIMIT
+from web.api.json_io import MAX_OFFSET
+from web.api.openapi_schemas import Schema, date_time, id_schema, nullable, obj, ref
+
+#: The query parameters `web.api.calls.list_calls` reads.
+PARAMETERS = ("from", "to", "since", "outcome", "direction", "manager", "phone", "limit", "offset")
+
+
+def _query(name: str, description: str, schema: Schema) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def paths() -> dict[str, Any]:
+    params = [
+        _query("from", "Calls started on or after this day (shop's time zone).", {"type": "string", "format": "date"}),
+        _query("to", "Calls started on or before this day (shop's time zone).", {"type": "string", "format": "date"}),
+        _query("since", "Calls started at or after this moment (ISO 8601; without an offset: shop's time zone).",
+               {"type": "string"}),
+        _query("outcome", "Only answered or only missed calls.", {"enum": list(CALL_OUTCOMES)}),
+        _query("direction", "Only calls in this direction.", {"enum": list(CALL_DIRECTIONS)}),
+        _query("manager", "Calls a manager took, placed, or that rang them: an id or `me`.",
+               {"type": "string", "pattern": "^([0-9]+|me)$"}),
+        _query("phone", "The customer's number in any format, e.g. `8 916 111-00-01`; an unparseable one gives "
+               "422 `invalid-phone`.", {"type": "string", "maxLength": 64}),
+        _query("limit", "Page size.",
+               {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+        _query("offset", "Rows to skip.", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}),
+    ]
+    return {"/api/v1/calls": {"get": {
+        "operationId": "listCalls", "tags": ["calls"], "parameters": params,
+        "summary": "Call records newest first, with their legs; operators see only calls they took, placed, "
+                   "or that rang them.",
+        "responses": {
+            "200": {"description": "A page of calls.", "content": {"application/json": {"schema": ref("CallPage")}}},
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "422": {"$ref": "#/components/responses/E422"},
+            "default": {"$ref": "#/components/responses/Error"},
+        },
+    }}}
+
+
+def schemas() -> dict[str, Schema]:
+    text = {"type": "string"}
+    seconds = nullable("number", minimum=0)
+    leg: dict[str, Schema] = {
+        "channel": text, "extension": nullable("string"), "number": nullable("string"),
+        "manager_id": nullable("integer"), "manager_name": nullable("string"),
+        "ringing_at": nullable("string", format="date-time"), "answered_at": nullable("string", format="date-time"),
+        "ended_at": nullable("string", format="date-time"), "dial_status": text, "ring_s": seconds,
+        "result": {"enum": [*LEG_RESULTS, None]},
+    }
+    call: dict[str, Schema] = {
+        "id": id_schema(), "linkedid": text, "direction": {"enum": [*CALL_DIRECTIONS, "unknown"]},
+        "caller": text, "callee": text, "did": text, "customer_e164": nullable("string"),
+        "customer_id": nullable("integer"), "customer_name": nullable("string"), "order_id": nullable("integer"),
+        "order_number": nullable("string"), "manager_id": nullable("integer"), "manager_name": nullable("string"),
+        "operator_extension": text, "started_at": date_time(), "answered_at": nullable("string", format="date-time"),
+        "ended_at": nullable("string", format="date-time"), "outcome": {"enum": [*CALL_OUTCOMES, None]},
+        "reason": text, "answered_by": text, "hung_up_by": {"enum": ["customer", "operator", "pbx", None]},
+        "hung_up_by_extension": text, "ring_s": seconds, "talk_s": seconds, "click_to_call": {"type": "boolean"},
+        "queue": text, "transfer_kind": {"enum": ["blind", "attended", None]}, "transferred_to": text,
+        "legs": {"type": "array", "items": ref("CallLeg")},
+    }
+    return {
+        "CallLeg": obj(leg, tuple(leg)),
+        "Call": obj(call, tuple(call)),
+        "CallPage": obj({"items": {"type": "array", "items": ref("Call")}, "has_more": {"type": "boolean"},
+                         "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+                        ("items", "has_more", "limit", "offset")),
+    }
