@@ -45,6 +45,21 @@ class PgServer:
         return urlunsplit(parts._replace(path="/" + name))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id with small parameters in-process: the same algorithm and code path, a fraction of the
+    cost, so the many logins of the suite stay fast. (CLI and demo tests run real processes with the
+    production parameters.)"""
+    from argon2 import PasswordHasher
+
+    from crm import passwords
+
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = original
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     url = os.environ.get("DATABASE_URL")
