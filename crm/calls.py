@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from crm.database import Connection, Pool
-from crm.models import Call, CallDirection, CallLeg, CallOutcome, LegResult, Manager, Page
+from crm.models import Call, CallDirection, CallLeg, CallOutcome, CallRoute, LegResult, Manager, Page
 from crm.phones import format_phone, normalize_phone, try_normalize_phone
 
 log = logging.getLogger(__name__)
@@ -350,6 +350,14 @@ def _leg(row: asyncpg.Record) -> CallLeg:
         ended_at=row["ended_at"], dial_status=row["dial_status"], ring_s=row["ring_s"], result=row["result"])
 
 
+def _route(row: asyncpg.Record) -> CallRoute | None:
+    """The routing decision recorded on the row (crm/routing_data.py writes it); None when routing never ran."""
+    if not row["route_reason"]:
+        return None
+    return CallRoute(reason=row["route_reason"], targets=row["route_targets"], explanation=row["route_explain"],
+                     routed_at=row["routed_at"])
+
+
 def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...]) -> Call:
     return Call(
         id=row["id"], linkedid=row["linkedid"], direction=row["direction"], caller=row["caller"],
@@ -360,7 +368,7 @@ def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...]) -> Call:
         outcome=row["outcome"], reason=row["reason"], answered_by=row["answered_by"], hung_up_by=row["hung_up_by"],
         hung_up_by_extension=row["hung_up_by_extension"], ring_s=row["ring_s"], talk_s=row["talk_s"],
         click_to_call=row["click_to_call"], queue=row["queue"], transfer_kind=row["transfer_kind"],
-        transferred_to=row["transferred_to"], legs=legs)
+        transferred_to=row["transferred_to"], legs=legs, route=_route(row))
 
 
 async def _with_legs(pool: Pool, rows: list[asyncpg.Record]) -> list[Call]:

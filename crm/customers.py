@@ -191,7 +191,7 @@ async def search_customers(pool: Pool, query: str, viewer: Manager, *, limit: in
             by_name = True
             for word in query.lower().split()[:5]:
                 escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                conditions.append(f"lower(c.name) LIKE {arg('%' + escaped + '%')}")
+                conditions.append(f"c.name_search LIKE {arg('%' + escaped + '%')}")
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
     page = f"LIMIT {arg(limit + 1)} OFFSET {arg(offset)}"
     if not by_name:

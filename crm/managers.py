@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import asyncpg
@@ -200,3 +201,24 @@ async def manager_for_token(pool: Pool, token: str) -> Manager | None:
         return None
     manager = await get_manager(pool, manager_id)
     return manager if manager.active else None
+
+
+SET_CAPS = """
+WITH changed AS (
+    UPDATE managers m SET max_concurrent_calls = c.cap
+    FROM unnest($1::bigint[], $2::integer[]) AS c(id, cap)
+    WHERE m.id = c.id
+    RETURNING m.id)
+SELECT count(*) FROM changed
+"""
+
+
+async def set_concurrency_caps(pool: Pool, caps: Mapping[int, int]) -> None:
+    """Set several managers' max concurrent calls at once (the routing page's caps table): all or nothing."""
+    for cap in caps.values():
+        if not 1 <= cap <= 20:
+            raise InvalidInput("max concurrent calls: 1-20")
+    ids = list(caps)
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(SET_CAPS, ids, [caps[i] for i in ids]) != len(ids):
+            raise InvalidInput("max concurrent calls: unknown manager")

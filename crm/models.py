@@ -180,6 +180,20 @@ class CallLeg:
 
 
 @dataclass(frozen=True)
+class CallRoute:
+    """Why an inbound call went where it did, as routing recorded it (crm/routing_data.py writes it).
+
+    The journal's "why did this call go there": `reason` is a slug of crm.routing.REASONS, `targets`
+    the dial string answered to the PBX, `explanation` one line per policy step.
+    """
+
+    reason: str
+    targets: str
+    explanation: str
+    routed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Call:
     """A call as a business record: one per Asterisk Linkedid, with the legs that rang."""
 
@@ -215,6 +229,8 @@ class Call:
     transfer_kind: str | None
     transferred_to: str
     legs: tuple[CallLeg, ...]
+    #: The routing decision, or None for calls routing never saw (outbound, internal, older calls).
+    route: CallRoute | None = None
 
 
 # ---- routing configuration (crm/routing_data.py) ------------------------------------------------------------

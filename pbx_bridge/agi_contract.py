@@ -16,7 +16,7 @@ ROUTE_SCRIPT = "route"
 #: Variables the router sets with `SET VARIABLE` (the dialplan reads them after the AGI).
 VAR_TARGETS = "ROUTE_TARGETS"          # e.g. "PJSIP/101&PJSIP/102" (Dial() syntax), may be empty
 VAR_RING_TIMEOUT = "RING_TIMEOUT"      # seconds for Dial()
-VAR_FALLBACK = "ROUTE_FALLBACK"        # "queue:sales", "voicemail:general", "dial:79160000000", "playback:SOUND", "hangup"
+VAR_FALLBACK = "ROUTE_FALLBACK"  # queue:sales, voicemail:general, dial:+79160000000, playback:SOUND, hangup
 
 #: The kinds of fallback the dialplan's fallback subroutine understands (`KIND:ARGUMENT`, or `hangup`).
 FALLBACK_KINDS = ("queue", "voicemail", "dial", "playback", "hangup")

@@ -40,7 +40,7 @@ async def test_generator_fills_consistent_data(db_dsn: str, pool: Pool) -> None:
         "SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM orders) AS orders, "
         "(SELECT count(*) FROM customer_phones) AS phones, "
         "(SELECT count(DISTINCT customer_id) FROM customer_phones) AS with_phone, "
-        "(SELECT count(*) FROM pg_indexes WHERE indexname = 'customers_name_trgm') AS trgm")
+        "(SELECT count(*) FROM pg_indexes WHERE indexname = 'customers_name_search_trgm') AS trgm")
     assert counts is not None
     assert (counts["customers"], counts["orders"], counts["with_phone"], counts["trgm"]) == (500, 1500, 500, 1)
     assert counts["phones"] == 500 + 500 // 5  # every fifth customer has a second phone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -24,7 +25,10 @@ def free_port() -> int:
 def start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
     """Start the demo and read its output up to the 'Press Ctrl-C' line (the service is then up)."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update({"PEREZVON_DATA_DIR": str(data_dir), "PEREZVON_HTTP_PORT": str(port), "PEREZVON_LOG_LEVEL": "WARNING"})
+    env.update({"PEREZVON_DATA_DIR": str(data_dir), "PEREZVON_HTTP_PORT": str(port), "PEREZVON_LOG_LEVEL": "WARNING",
+                # free ports for the simulated PBX and the router; a fast, busy simulated PBX
+                "PEREZVON_SIM_AMI_PORT": "0", "PEREZVON_AGI_PORT": "0",
+                "PEREZVON_SIM_CALLS_PER_MINUTE": "120", "PEREZVON_SIM_SPEED": "20", "PEREZVON_SIM_SEED": "7"})
     process = subprocess.Popen([sys.executable, "-m", "web.cli", "demo"], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, env=env, cwd=data_dir.parent)
     assert process.stdout is not None
@@ -34,6 +38,21 @@ def start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[s
         if "Press Ctrl-C" in line:
             return process, lines
     raise AssertionError("demo exited before serving:\n" + "\n".join(lines))
+
+
+async def wait_for_calls(http: aiohttp.ClientSession, port: int, deadline_s: float = 60.0) -> list[dict[str, object]]:
+    """Poll the calls API until the simulated PBX's first calls are recorded (the demo is another process,
+    so there is no event to wait on; the deadline only bounds a broken run)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline_s
+    while True:
+        async with http.get(f"http://127.0.0.1:{port}/api/v1/calls") as response:
+            assert response.status == 200, await response.text()
+            items: list[dict[str, object]] = (await response.json())["items"]
+        if items or loop.time() > give_up:
+            assert items, "no call recorded by the demo's simulated PBX"
+            return items
+        await asyncio.sleep(0.25)
 
 
 def stop(process: subprocess.Popen[str]) -> int:
@@ -67,6 +86,8 @@ async def test_demo_serves_logs_in_and_stops_cleanly(tmp_path: Path) -> None:
             async with http.post(f"http://127.0.0.1:{port}/login", allow_redirects=False,
                                  data={"login": "head", "password": DEMO_PASSWORD, "_csrf": csrf}) as response:
                 assert response.status == 303
+            calls = await wait_for_calls(http, port)
+            assert any(call["direction"] == "inbound" for call in calls)
     finally:
         assert stop(process) == 0
     assert not (data_dir / "pg" / "postmaster.pid").exists(), "embedded PostgreSQL still running after Ctrl-C"

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from crm.settings import CrmSettings, DatabaseSettings
+from pbx_bridge.agi_settings import AgiSettings
 from pbx_bridge.ami_settings import AmiSettings
 from pbx_bridge.simulator.settings import SimulatorSettings
 from web.settings import WebSettings
@@ -39,10 +40,11 @@ class Settings:
     crm: CrmSettings
     web: WebSettings
     ami: AmiSettings
+    agi: AgiSettings
     simulator: SimulatorSettings
 
 
-SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings, AmiSettings,
+SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings, AmiSettings, AgiSettings,
                                            SimulatorSettings)
 
 
@@ -98,8 +100,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     merged.update(os.environ if environ is None else environ)
     settings = Settings(database=build(DatabaseSettings, merged), crm=build(CrmSettings, merged),
                         web=build(WebSettings, merged), ami=build(AmiSettings, merged),
-                        simulator=build(SimulatorSettings, merged))
-    if problems := settings.ami.problems():
+                        agi=build(AgiSettings, merged), simulator=build(SimulatorSettings, merged))
+    if problems := settings.ami.problems() + settings.agi.problems():
         raise SettingsError("; ".join(problems))
     if settings.web.default_locale not in ("ru", "en"):
         raise SettingsError("PEREZVON_DEFAULT_LOCALE: ru or en")

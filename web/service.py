@@ -81,7 +81,7 @@ def stop_signal() -> Iterator[asyncio.Event]:
 
 async def serve(settings: Settings, db: Database, *, banner: list[str] | None = None, simulate: bool = False) -> None:
     """Serve the web app with the PBX side running beside it until Ctrl-C or SIGTERM."""
-    async with start_telephony(settings, db.pool, simulate=simulate) as telephony:
+    async with start_telephony(settings, db.pool, simulate=simulate, agi=settings.agi) as telephony:
         await _serve_app(create_app(settings, db.pool, telephony), settings, banner)
 
 

@@ -4,6 +4,10 @@ pbx_bridge knows nothing of the CRM and the CRM nothing of Asterisk; this module
 meet. The AMI client hands typed events to the pure tracker; the tracker hands call facts to the
 recorder, which writes them into the CRM. With no Asterisk configured, `demo` starts the PBX
 simulator on loopback and connects to it exactly as it would to a real Asterisk.
+
+Routing: `LiveLoad` is fed the same call facts (calls in progress per extension) and the same AMI
+events (device / contact state); the FastAGI server's `CrmRouter` reads it for every inbound call.
+In demo the simulator's inbound calls ask that router over FastAGI, as the dialplan does.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from typing import Any
 
 from crm.customers import sample_phones
 from crm.database import Pool
+from pbx_bridge.agi_settings import AgiSettings
 from pbx_bridge.ami_client import AmiClient
 from pbx_bridge.ami_events import AmiEvent
 from pbx_bridge.call_facts import CallFact, CallFactSink
 from pbx_bridge.call_tracker import CallTracker
+from pbx_bridge.live_load import LiveLoad
 from pbx_bridge.simulator import Simulator
 from web.call_recorder import CallRecorder
 from web.config import Settings
+from web.routing_service import RoutingService
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +38,19 @@ DRAIN_TIMEOUT_S = 10.0
 
 
 class TrackerFeed:
-    """The AMI client's consumer: every event goes through the pure tracker."""
+    """The AMI client's consumer: every event goes through the pure tracker, then to the live load."""
 
-    def __init__(self, tracker: CallTracker) -> None:
+    def __init__(self, tracker: CallTracker, live: LiveLoad | None = None) -> None:
         self._tracker = tracker
+        self._live = live
 
     def on_event(self, event: AmiEvent) -> None:
         self._tracker.feed(event)
+        if self._live is not None:
+            try:
+                self._live.on_event(event)
+            except Exception:  # the live view must never stop the tracker
+                log.exception("live load failed on %s", type(event).__name__)
 
 
 class FactFanout:
@@ -60,47 +73,60 @@ class Telephony:
     recorder: CallRecorder
     ami: AmiClient | None
     simulator: Simulator | None
+    live: LiveLoad | None = None
+    routing: RoutingService | None = None
 
     def health(self) -> dict[str, Any]:
-        """The AMI part of /healthz: connected, reconnecting (with the last error) or disabled."""
+        """The PBX part of /healthz: AMI connected, reconnecting (with the last error) or disabled; the AGI router."""
+        agi = self.routing.health() if self.routing is not None else {}
         if self.ami is None:
-            return {"ami": "disabled"}
+            return {"ami": "disabled", **agi}
         status = self.ami.status
         body: dict[str, Any] = {"ami": status.state}
         if status.state != "connected" and status.last_error:
             body["ami_error"] = status.last_error
         if self.simulator is not None:
             body["ami_simulated"] = True
-        return body
+        return {**body, **agi}
 
 
 @contextlib.asynccontextmanager
-async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool) -> AsyncIterator[Telephony]:
-    """Run the PBX side for the lifetime of the block; with `simulate` and no AMI host, against the simulator."""
+async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,
+                          agi: AgiSettings | None = None) -> AsyncIterator[Telephony]:
+    """Run the PBX side for the lifetime of the block; with `simulate` and no AMI host, against the simulator.
+
+    `agi`: the FastAGI router's settings (None: no router).
+    """
+    live = LiveLoad()
     recorder = CallRecorder(pool, default_region=settings.crm.default_region)
-    tracker = CallTracker(sink=FactFanout(recorder))
+    tracker = CallTracker(sink=FactFanout(recorder, live))
+    routing = RoutingService(pool, live, agi or AgiSettings(host=""), default_region=settings.crm.default_region)
+    agi_port = await routing.start()
     ami_settings = settings.ami
     simulator: Simulator | None = None
     if not ami_settings.enabled and simulate:
         phones = await sample_phones(pool, limit=60)
         sim_settings = replace(settings.simulator, known_phones=",".join(p.removeprefix("+") for p in phones))
+        if agi_port is not None and not sim_settings.agi_host:  # demo calls ask our own router
+            sim_settings = replace(sim_settings, agi_host=routing.settings.host, agi_port=agi_port)
         simulator = Simulator(sim_settings)
         port = await simulator.start()
         ami_settings = replace(ami_settings, host=sim_settings.ami_host, port=port,
                                username=sim_settings.ami_username, secret=sim_settings.ami_secret)
         log.info("PBX simulator on %s:%d, %.1f calls/min", sim_settings.ami_host, port, sim_settings.calls_per_minute)
     recorder_task = asyncio.create_task(recorder.run(), name="call-recorder")
-    client = AmiClient(ami_settings, TrackerFeed(tracker)) if ami_settings.enabled else None
+    client = AmiClient(ami_settings, TrackerFeed(tracker, live)) if ami_settings.enabled else None
     try:
         if client is None:
             log.info("no Asterisk configured (PEREZVON_AMI_HOST): AMI disabled")
-            yield Telephony(tracker, recorder, None, simulator)
+            yield Telephony(tracker, recorder, None, simulator, live, routing)
         else:
             async with client:
-                yield Telephony(tracker, recorder, client, simulator)
+                yield Telephony(tracker, recorder, client, simulator, live, routing)
     finally:
         if simulator is not None:
             await simulator.stop()
+        await routing.close()
         try:
             async with asyncio.timeout(DRAIN_TIMEOUT_S):
                 await recorder.drain()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pbx_bridge.ami_frames import Frame
+from pbx_bridge.simulator.agi_client import AgiTarget
 from pbx_bridge.simulator.clock import SimClock
 
 logger = logging.getLogger(__name__)
@@ -84,9 +85,12 @@ class SimChannel:
 class PbxCore:
     """State shared by every simulated call: the clock, the id counters, live channels, subscribers."""
 
-    def __init__(self, clock: SimClock, rng: random.Random | None = None, *, first_counter: int = 0) -> None:
+    def __init__(self, clock: SimClock, rng: random.Random | None = None, *, first_counter: int = 0,
+                 agi: AgiTarget | None = None) -> None:
         self.clock = clock
         self.rng = rng or random.Random()
+        #: The FastAGI router inbound calls ask, as the dialplan does; None: scenarios route themselves.
+        self.agi = agi
         self._uniqueid_counter = first_counter
         self._name_counter = first_counter
         self._channels: dict[str, SimChannel] = {}

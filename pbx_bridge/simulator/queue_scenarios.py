@@ -22,8 +22,8 @@ def _fields(p: CallParams, member: SimChannel) -> list[tuple[str, str]]:
     return [("Queue", p.queue), ("Interface", f"PJSIP/{member.endpoint}"), ("MemberName", member.caller_name)]
 
 
-async def _join_and_ring(s: CallScript, p: CallParams) -> tuple[SimChannel, list[SimChannel]]:
-    trunk = await inbound_channel(s, p)
+async def _join_and_ring(s: CallScript, p: CallParams) -> tuple[SimChannel, list[SimChannel], CallParams]:
+    trunk, p = await inbound_channel(s, p, dial_targets=False)
     trunk.priority = 16
     trunk.application, trunk.application_data = "Queue", f"{p.queue},{_QUEUE_OPTIONS},,,"
     s.queue_event("QueueCallerJoin", trunk, [("Queue", p.queue), ("Position", "1"), ("Count", "1")])
@@ -45,7 +45,7 @@ async def _join_and_ring(s: CallScript, p: CallParams) -> tuple[SimChannel, list
         else:
             s.newstate(member, RINGING)
         members.append(member)
-    return trunk, members
+    return trunk, members, p
 
 
 def _cdrs(s: CallScript, p: CallParams, trunk: SimChannel) -> None:
@@ -55,7 +55,7 @@ def _cdrs(s: CallScript, p: CallParams, trunk: SimChannel) -> None:
 async def queue_answered(s: CallScript, p: CallParams) -> None:
     """Members ring together; ``answering`` picks up after ``ring_s``; they talk ``talk_s``."""
     joined_at = s.t
-    trunk, members = await _join_and_ring(s, p)
+    trunk, members, p = await _join_and_ring(s, p)
     await s.wait(p.ring_s)
     winner = next(m for m in members if m.endpoint == p.winner)
     losers = [m for m in members if m is not winner]
@@ -102,7 +102,7 @@ async def queue_answered(s: CallScript, p: CallParams) -> None:
 async def queue_abandoned(s: CallScript, p: CallParams) -> None:
     """The caller gives up (CANCEL) after ``ring_s`` in the queue while members ring."""
     joined_at = s.t
-    trunk, members = await _join_and_ring(s, p)
+    trunk, members, p = await _join_and_ring(s, p)
     await s.wait(p.ring_s)
     s.hangup_request(trunk, 127, 487)
     for member in members:
@@ -123,7 +123,7 @@ async def queue_abandoned(s: CallScript, p: CallParams) -> None:
 async def queue_timeout(s: CallScript, p: CallParams) -> None:
     """Nobody answers within the queue's timeout (``ring_s``): Queue() returns with QUEUESTATUS=TIMEOUT."""
     joined_at = s.t
-    trunk, members = await _join_and_ring(s, p)
+    trunk, members, p = await _join_and_ring(s, p)
     await s.wait(p.ring_s)
     for member in members:
         s.dial_end(trunk, member, "NOANSWER")

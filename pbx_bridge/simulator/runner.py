@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 
+from pbx_bridge.simulator.agi_client import AgiTarget
 from pbx_bridge.simulator.ami_server import AmiServer, OriginateRequest
 from pbx_bridge.simulator.catalog import SCENARIOS, play
 from pbx_bridge.simulator.channels import PbxCore
@@ -28,7 +29,8 @@ class Simulator:
     def __init__(self, settings: SimulatorSettings, *, clock: SimClock | None = None) -> None:
         self.settings = settings
         rng = random.Random(settings.seed)
-        self.core = PbxCore(clock or WallClock(settings.speed), random.Random(rng.getrandbits(64)))
+        agi = AgiTarget(settings.agi_host, settings.agi_port) if settings.agi_host.strip() else None
+        self.core = PbxCore(clock or WallClock(settings.speed), random.Random(rng.getrandbits(64)), agi=agi)
         self.server = AmiServer(self.core, username=settings.ami_username, secret=settings.ami_secret,
                                 on_originate=self._originate)
         self.driver = CallDriver(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from pbx_bridge.simulator.channels import DOWN, RING, RINGING, UP, SimChannel
+from pbx_bridge.simulator.route_step import route_inbound
 from pbx_bridge.simulator.script import CallScript
 
 #: The shop's number shown to customers on outbound calls (the trunk's From user).
@@ -65,14 +66,20 @@ def caller_id(channel: SimChannel) -> str:
 # --- building blocks shared by inbound scenarios ---------------------------------------------
 
 
-async def inbound_channel(s: CallScript, p: CallParams) -> SimChannel:
-    """The trunk channel arrives, the FastAGI router names the caller (NewCallerid)."""
+async def inbound_channel(s: CallScript, p: CallParams, *, dial_targets: bool = True) -> tuple[SimChannel, CallParams]:
+    """The trunk channel arrives, the FastAGI router names the caller (NewCallerid).
+
+    With a router configured (``s.core.agi``) it is asked over FastAGI and the returned parameters
+    ring its targets (``dial_targets``) and show its caller name; otherwise ``p`` is played as given.
+    """
     trunk = s.new_channel("trunk", linked_to=None, state=RING, caller_num=p.customer, caller_name=p.customer,
                           context="from-trunk", exten=p.did)
+    if s.core.agi is not None:
+        return trunk, await route_inbound(s, trunk, p, dial_targets=dial_targets)
     s.skip(0.002)
     trunk.priority = 3
     s.new_callerid(trunk, p.customer, p.name)
-    return trunk
+    return trunk, p
 
 
 def operator_channel(s: CallScript, linked_to: SimChannel, extension: str) -> SimChannel:
@@ -143,7 +150,7 @@ def end_answered_inbound(s: CallScript, p: CallParams, trunk: SimChannel, op: Si
 
 async def inbound_answered(s: CallScript, p: CallParams) -> None:
     """Customer calls, the first extension rings ``ring_s`` and answers, they talk ``talk_s``."""
-    trunk = await inbound_channel(s, p)
+    trunk, p = await inbound_channel(s, p)
     (op,) = start_dial(s, trunk, p.extensions[:1], _DIAL_TIMEOUT_S)
     await s.wait(p.ring_s)
     bridge = answer(s, trunk, op, [])
@@ -152,7 +159,7 @@ async def inbound_answered(s: CallScript, p: CallParams) -> None:
 
 
 async def inbound_answered_operator_hangs_up(s: CallScript, p: CallParams) -> None:
-    trunk = await inbound_channel(s, p)
+    trunk, p = await inbound_channel(s, p)
     (op,) = start_dial(s, trunk, p.extensions[:1], _DIAL_TIMEOUT_S)
     await s.wait(p.ring_s)
     bridge = answer(s, trunk, op, [])
@@ -162,7 +169,7 @@ async def inbound_answered_operator_hangs_up(s: CallScript, p: CallParams) -> No
 
 async def inbound_no_answer(s: CallScript, p: CallParams) -> None:
     """Nobody picks up: Dial gives up after ``ring_s`` (NOANSWER), dialplan hangs the caller up."""
-    trunk = await inbound_channel(s, p)
+    trunk, p = await inbound_channel(s, p)
     (op,) = start_dial(s, trunk, p.extensions[:1], p.ring_s)
     await s.wait(p.ring_s)
     s.connect(trunk, op)
@@ -177,7 +184,7 @@ async def inbound_no_answer(s: CallScript, p: CallParams) -> None:
 
 async def inbound_busy(s: CallScript, p: CallParams) -> None:
     """The operator's phone answers 486 Busy Here at once: no ringing, cause 17 on both sides."""
-    trunk = await inbound_channel(s, p)
+    trunk, p = await inbound_channel(s, p)
     trunk.priority = 8
     trunk.application, trunk.application_data = "Dial", f"PJSIP/{p.extensions[0]},{_DIAL_TIMEOUT_S},t"
     s.var_set(trunk, "DIALSTATUS", "")
@@ -198,7 +205,7 @@ async def inbound_busy(s: CallScript, p: CallParams) -> None:
 
 async def inbound_abandoned_while_ringing(s: CallScript, p: CallParams) -> None:
     """The customer hangs up (CANCEL) after ``ring_s`` while the operator's phone still rings."""
-    trunk = await inbound_channel(s, p)
+    trunk, p = await inbound_channel(s, p)
     (op,) = start_dial(s, trunk, p.extensions[:1], _DIAL_TIMEOUT_S)
     await s.wait(p.ring_s)
     s.connect(trunk, op)
@@ -213,7 +220,7 @@ async def inbound_abandoned_while_ringing(s: CallScript, p: CallParams) -> None:
 
 async def inbound_ringall(s: CallScript, p: CallParams) -> None:
     """All extensions ring at once; ``answering`` picks up after ``ring_s``, the others are cancelled."""
-    trunk = await inbound_channel(s, p)
+    trunk, p = await inbound_channel(s, p)
     operators = start_dial(s, trunk, p.extensions, _DIAL_TIMEOUT_S)
     await s.wait(p.ring_s)
     winner = next(op for op in operators if op.endpoint == p.winner)
@@ -224,7 +231,7 @@ async def inbound_ringall(s: CallScript, p: CallParams) -> None:
 
 async def inbound_failover(s: CallScript, p: CallParams) -> None:
     """Each extension but the last rings ``first_ring_s`` unanswered; the last answers after ``ring_s``."""
-    trunk = await inbound_channel(s, p)
+    trunk, p = await inbound_channel(s, p)
     priority = 8
     for ext in p.extensions[:-1]:
         (op,) = start_dial(s, trunk, (ext,), p.first_ring_s, priority)

@@ -71,6 +71,17 @@ class SimulatorSettings:
         default=60.0,
         metadata={"env": "PEREZVON_SIM_MEAN_TALK_S", "help": "Average talk time of an answered simulated call."},
     )
+    agi_host: str = field(
+        default="",
+        metadata={"env": "PEREZVON_SIM_AGI_HOST",
+                  "help": "FastAGI router that simulated inbound calls ask, as the dialplan's "
+                          "AGI(agi://HOST:PORT/route) does; empty: calls ring the simulator's own choice "
+                          "(demo fills in the service's router)."},
+    )
+    agi_port: int = field(
+        default=4573,
+        metadata={"env": "PEREZVON_SIM_AGI_PORT", "help": "TCP port of that FastAGI router."},
+    )
     seed: int | None = field(
         default=None,
         metadata={"env": "PEREZVON_SIM_SEED",

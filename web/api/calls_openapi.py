@@ -71,10 +71,23 @@ def schemas() -> dict[str, Schema]:
         "hung_up_by_extension": text, "ring_s": seconds, "talk_s": seconds, "click_to_call": {"type": "boolean"},
         "queue": text, "transfer_kind": {"enum": ["blind", "attended", None]}, "transferred_to": text,
         "legs": {"type": "array", "items": ref("CallLeg")},
+        "route": {"oneOf": [ref("CallRoute"), {"type": "null"}],
+                  "description": "Why routing sent the call where it went; null when routing never saw it "
+                                 "(outbound, internal, older calls)."},
+    }
+    route: dict[str, Schema] = {
+        "reason": {"type": "string", "pattern": "^[a-z_]{1,32}$",
+                   "description": "The policy step that decided, e.g. `urgent_order`, `responsible_manager`, "
+                                  "`after_hours`, `default_queue`."},
+        "targets": {"type": "string", "description": "What the PBX was told to dial, e.g. `PJSIP/101&PJSIP/102`; "
+                                                     "empty when the call went straight to the fallback."},
+        "explanation": {"type": "string", "description": "One line per routing step the call passed."},
+        "routed_at": nullable("string", format="date-time"),
     }
     return {
         "CallLeg": obj(leg, tuple(leg)),
         "Call": obj(call, tuple(call)),
+        "CallRoute": obj(route, tuple(route)),
         "CallPage": obj({"items": {"type": "array", "items": ref("Call")}, "has_more": {"type": "boolean"},
                          "limit": {"type": "integer"}, "offset": {"type": "integer"}},
                         ("items", "has_more", "limit", "offset")),

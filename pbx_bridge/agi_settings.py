@@ -1,0 +1,73 @@
+"""Settings of the FastAGI router server. Only the composition root reads the environment to fill them.
+
+Each field's metadata names its environment variable and says what it does, exactly as in
+``crm/settings.py``. The fallback is what every call gets when the CRM is slow, failing or
+unreachable, so it must be a route the dialplan can always take (a queue by default).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_FALLBACK = re.compile(r"(queue|voicemail|dial|playback):[^\s\"\\]{1,120}|hangup")
+
+
+@dataclass(frozen=True)
+class AgiSettings:
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"env": "PEREZVON_AGI_HOST",
+                  "help": "Address the FastAGI router listens on (the dialplan's AGI(agi://HOST:PORT/route)); "
+                          "empty: no FastAGI server."},
+    )
+    port: int = field(
+        default=4573,
+        metadata={"env": "PEREZVON_AGI_PORT", "help": "TCP port of the FastAGI router (0 picks a free port)."},
+    )
+    deadline_ms: int = field(
+        default=300,
+        metadata={"env": "PEREZVON_AGI_DEADLINE_MS",
+                  "help": "Longest time the CRM may take to decide a route; after it the call gets the fallback."},
+    )
+    fallback: str = field(
+        default="queue:sales",
+        metadata={"env": "PEREZVON_AGI_FALLBACK",
+                  "help": "Route when the CRM is slow or failing: queue:NAME, voicemail:BOX, dial:TARGET, "
+                          "playback:SOUND or hangup."},
+    )
+    fallback_ring_timeout_s: int = field(
+        default=20,
+        metadata={"env": "PEREZVON_AGI_FALLBACK_RING_TIMEOUT_S",
+                  "help": "RING_TIMEOUT (seconds) answered with the fallback route."},
+    )
+    client_timeout_s: float = field(
+        default=5.0,
+        metadata={"env": "PEREZVON_AGI_CLIENT_TIMEOUT_S",
+                  "help": "Seconds a FastAGI peer may take to send its environment or answer a command "
+                          "before the connection is closed."},
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host.strip())
+
+    @property
+    def deadline_s(self) -> float:
+        return self.deadline_ms / 1000.0
+
+    def problems(self) -> list[str]:
+        """What is wrong with these values, each naming its variable (empty when usable)."""
+        out: list[str] = []
+        if not 0 <= self.port < 65536:
+            out.append("PEREZVON_AGI_PORT: expected 0..65535")
+        if not 1 <= self.deadline_ms <= 10_000:
+            out.append("PEREZVON_AGI_DEADLINE_MS: expected 1..10000 milliseconds")
+        if _FALLBACK.fullmatch(self.fallback) is None:
+            out.append("PEREZVON_AGI_FALLBACK: expected queue:NAME, voicemail:BOX, dial:TARGET, playback:SOUND "
+                       "or hangup")
+        if not 1 <= self.fallback_ring_timeout_s <= 600:
+            out.append("PEREZVON_AGI_FALLBACK_RING_TIMEOUT_S: expected 1..600 seconds")
+        if not self.client_timeout_s > 0:
+            out.append("PEREZVON_AGI_CLIENT_TIMEOUT_S: expected a positive number of seconds")
+        return out
