@@ -24,16 +24,23 @@ OPERATOR_SCOPE = "(c.responsible_manager_id = {p} OR c.responsible_manager_id IS
 
 SEARCH_LIMIT_MAX = 100
 
-# Name search runs in two bounded steps instead of leaving "newest first" to the planner, whose
+# Name search runs in bounded steps instead of leaving "newest first" to the planner, whose
 # LIKE estimates from statistics are coarse: it either walks the primary key backwards
 # (fast for common words, a full-table walk for rare ones) or reads every trigram match and
-# sorts (fast for rare words, tens of thousands of heap rows for common ones). Step one
-# filters only the newest NAME_SEARCH_WINDOW customers; when they already fill the page, the
-# page is exact. Otherwise the words are rare, and step two collects every match through the
-# trigram index and sorts those few. Measured in bench/customer_lookup.py and BENCHMARKS.md.
-NAME_SEARCH_WINDOW = 5_000
-SELECT_RECENT_CUSTOMER = SELECT_CUSTOMER.replace(
-    "FROM customers c", f"FROM (SELECT * FROM customers ORDER BY id DESC LIMIT {NAME_SEARCH_WINDOW}) c")
+# sorts (fast for rare words, tens of thousands of heap rows for common ones). The first steps
+# filter only the newest NAME_SEARCH_WINDOWS[i] customers (on the stored lower-case name, about
+# 0.3 µs a row); when they already fill the page, the page is exact, since every older match is
+# older than all of these. Otherwise the words are rare, and the last step collects every match
+# through the trigram index and sorts those few. Measured in bench/customer_lookup.py.
+NAME_SEARCH_WINDOWS = (5_000,)
+
+
+def _select_recent(window: int) -> str:
+    return SELECT_CUSTOMER.replace(
+        "FROM customers c", f"FROM (SELECT * FROM customers ORDER BY id DESC LIMIT {window}) c")
+
+
+SELECT_RECENT_CUSTOMER = {window: _select_recent(window) for window in NAME_SEARCH_WINDOWS}
 
 
 @dataclass(frozen=True)
@@ -197,8 +204,11 @@ async def search_customers(pool: Pool, query: str, viewer: Manager, *, limit: in
     if not by_name:
         rows = await pool.fetch(SELECT_CUSTOMER + where + " ORDER BY c.id DESC " + page, *args)
     else:
-        rows = await pool.fetch(SELECT_RECENT_CUSTOMER + where + " ORDER BY c.id DESC " + page, *args)
-        if len(rows) <= limit:
+        for window in NAME_SEARCH_WINDOWS:
+            rows = await pool.fetch(SELECT_RECENT_CUSTOMER[window] + where + " ORDER BY c.id DESC " + page, *args)
+            if len(rows) > limit:
+                break
+        else:
             rows = await pool.fetch(
                 f"WITH matches AS MATERIALIZED (SELECT c.id FROM customers c{where})" + SELECT_CUSTOMER
                 + f" WHERE c.id IN (SELECT id FROM matches ORDER BY id DESC {page}) ORDER BY c.id DESC", *args)
