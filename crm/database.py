@@ -39,9 +39,20 @@ async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
     return conn
 
 
+async def _keep_session(conn: Connection) -> None:
+    """No reset when a connection goes back to the pool.
+
+    asyncpg's default reset (unlock advisory locks, close cursors, UNLISTEN, RESET ALL) is one more
+    round trip after every pooled query: a third of a phone lookup's time. The repositories never
+    change session state on pooled connections (no SET, LISTEN or advisory locks; migrations use
+    their own connection), so there is nothing to reset.
+    """
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     """Open the pool every repository function takes; JSON columns decode to Python objects."""
-    pool: Pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    pool: Pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                                           reset=_keep_session)
     return pool
 
 

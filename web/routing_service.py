@@ -1,8 +1,12 @@
 """The Router the FastAGI server asks: the CRM's routing policy fed with the PBX's live state.
 
-Per inbound call: one query loads the routing context (configuration + the caller, found by the
-E.164 form of the number), the pure policy decides with ``now`` and the live load / registration
-the bridge keeps in memory, and the decision becomes the dialplan's variables. Recording the
+Per inbound call: one query loads the caller (found by the E.164 form of the number) with their
+urgent and latest orders; the routing configuration (managers with presence and caps, groups, rules,
+schedules) is cached for ``config_ttl_s`` (2 s by default), since with hundreds of managers loading it
+costs several times more than the caller. An admin's change or a manager's presence therefore reaches
+routing within the TTL; ``config_ttl_s=0`` loads both in one statement per call. The pure policy
+decides with ``now`` and the live load / registration the bridge keeps in memory, and the decision
+becomes the dialplan's variables. Recording the
 decision on the call ("why did this call go there") runs as a background task *after* the answer
 is returned, so it never delays the call; :meth:`CrmRouter.drain` waits for those writes at shutdown.
 
@@ -14,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from crm.database import Pool
 from crm.routing import LiveState, RouteDecision, RoutingConfig, decide_route
-from crm.routing_data import load_route_context, record_route_decision
+from crm.routing_data import load_route_context, load_routing_config, record_route_decision
 from pbx_bridge.agi_contract import RouteAnswer, RouteRequest
 from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.agi_settings import AgiSettings
@@ -29,6 +34,8 @@ from pbx_bridge.live_load import LiveLoad
 logger = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 5.0
+#: How long a loaded routing configuration is used before it is read again.
+CONFIG_TTL_S = 2.0
 
 
 def utc_now() -> datetime:
@@ -52,46 +59,96 @@ def answer_for(decision: RouteDecision) -> RouteAnswer:
                        caller_name=decision.caller_name or None)
 
 
-def live_state(config: RoutingConfig, live: LiveLoad) -> LiveState:
-    """The policy's view of the PBX: calls per manager (counted once per call), unregistered phones, last call end."""
-    by_extension = live.calls_by_extension()
-    active: dict[int, int] = {}
-    last_end: dict[int, datetime] = {}
-    for manager in config.managers:
-        calls: set[str] = set()
-        for extension in manager.extensions:
-            calls |= by_extension.get(extension, set())
-        if calls:
-            active[manager.id] = len(calls)
-        ends = [at for at in (live.idle_since(ext) for ext in manager.extensions) if at is not None]
-        if ends:
-            last_end[manager.id] = datetime.fromtimestamp(max(ends), UTC)
-    return LiveState(active_calls=active, unregistered=live.snapshot().unavailable, last_call_end=last_end)
+def extension_owners(config: RoutingConfig) -> dict[str, int]:
+    """Extension -> the active manager it rings (an extension belongs to one manager)."""
+    return {extension: manager.id for manager in config.managers for extension in manager.extensions}
+
+
+def live_state(config: RoutingConfig, live: LiveLoad, owners: Mapping[str, int] | None = None) -> LiveState:
+    """The policy's view of the PBX: calls per manager (counted once per call), unregistered phones, last call end.
+
+    Only the extensions the PBX reported on are visited (calls in progress, calls ended), not every
+    manager: with hundreds of managers this runs on every call. `owners` is `extension_owners(config)`,
+    which a caller holding the config for a while computes once.
+    """
+    owners = extension_owners(config) if owners is None else owners
+    snapshot = live.snapshot()
+    calls: dict[int, set[str]] = {}
+    for extension, call_ids in live.calls_by_extension().items():
+        manager_id = owners.get(extension)
+        if manager_id is not None:
+            calls.setdefault(manager_id, set()).update(call_ids)
+    ends: dict[int, float] = {}
+    for extension, at in snapshot.idle_since.items():
+        manager_id = owners.get(extension)
+        if manager_id is not None and at > ends.get(manager_id, at - 1):
+            ends[manager_id] = at
+    return LiveState(active_calls={manager_id: len(ids) for manager_id, ids in calls.items()},
+                     unregistered=snapshot.unavailable,
+                     last_call_end={manager_id: datetime.fromtimestamp(at, UTC) for manager_id, at in ends.items()})
 
 
 class CrmRouter:
     """Implements :class:`pbx_bridge.agi_contract.Router` on the CRM; created by the composition root."""
 
     def __init__(self, pool: Pool, live: LiveLoad, *, default_region: str = "RU", locale: str = "ru",
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, config_ttl_s: float = CONFIG_TTL_S,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._pool = pool
         self._live = live
         self._default_region = default_region
         self._locale = locale
         self._clock = clock
         self._writes: set[asyncio.Task[None]] = set()
+        self._config_ttl_s = config_ttl_s
+        self._monotonic = monotonic
+        self._config: RoutingConfig | None = None
+        self._config_loaded_at = 0.0
+        self._config_refresh: asyncio.Task[RoutingConfig] | None = None
+        self._owners: tuple[RoutingConfig, dict[str, int]] | None = None
 
     async def route(self, request: RouteRequest) -> RouteAnswer:
         context = await load_route_context(self._pool, request.caller_number, request.did,
-                                           default_region=self._default_region)
+                                           default_region=self._default_region, config=await self._routing_config())
         now = self._clock()
-        decision = decide_route(context, live_state(context.config, self._live), now, locale=self._locale)
+        decision = decide_route(context, live_state(context.config, self._live, self._owners_of(context.config)), now,
+                                locale=self._locale)
         answer = answer_for(decision)
         task = asyncio.create_task(self._record(request, decision, answer, now),
                                    name=f"route-record-{request.linkedid}")
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
         return answer
+
+    def _owners_of(self, config: RoutingConfig) -> dict[str, int]:
+        """`extension_owners` of the config, computed once per loaded config."""
+        if self._owners is None or self._owners[0] is not config:
+            self._owners = (config, extension_owners(config))
+        return self._owners[1]
+
+    async def _routing_config(self) -> RoutingConfig | None:
+        """The cached configuration, reloaded once it is older than the TTL; None when caching is off.
+
+        One reload at a time: calls arriving meanwhile wait for the same one. It is shielded, so a
+        call cancelled at the deadline does not cancel the reload the others are waiting for.
+        """
+        if self._config_ttl_s <= 0:
+            return None
+        if self._config is not None and self._monotonic() - self._config_loaded_at < self._config_ttl_s:
+            return self._config
+        if self._config_refresh is None:
+            self._config_refresh = asyncio.create_task(self._reload_config(), name="routing-config")
+            self._config_refresh.add_done_callback(_retrieve)
+        return await asyncio.shield(self._config_refresh)
+
+    async def _reload_config(self) -> RoutingConfig:
+        started = self._monotonic()
+        try:
+            config = await load_routing_config(self._pool)
+        finally:
+            self._config_refresh = None
+        self._config, self._config_loaded_at = config, started
+        return config
 
     async def _record(self, request: RouteRequest, decision: RouteDecision, answer: RouteAnswer,
                       now: datetime) -> None:
@@ -110,6 +167,12 @@ class CrmRouter:
         """Until every decision taken so far is written (shutdown, tests)."""
         while self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+
+
+def _retrieve(task: asyncio.Task[RoutingConfig]) -> None:
+    """A reload nobody awaits any more (its callers hit the deadline) must not leave its error unretrieved."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("could not load the routing configuration", exc_info=task.exception())
 
 
 class RoutingService:
