@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -85,11 +85,15 @@ def request_from_env(env: Mapping[str, str]) -> RouteRequest:
 class AgiServer:
     """``await start()`` -> bound port; ``await close()`` stops listening and drops open connections."""
 
-    def __init__(self, settings: AgiSettings, router: Router) -> None:
+    def __init__(self, settings: AgiSettings, router: Router,
+                 on_fallback: Callable[[RouteRequest, RouteAnswer], None] | None = None) -> None:
+        """`on_fallback` hears of every call answered with the fallback (router late or failing), so the
+        composition root can still record that decision on the call; it must be cheap and not block."""
         if problems := settings.problems():
             raise ValueError("; ".join(problems))
         self._settings = settings
         self._router = router
+        self._on_fallback = on_fallback
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[object], asyncio.StreamWriter] = {}
         self._port: int | None = None
@@ -176,6 +180,11 @@ class AgiServer:
             commands = _commands(answer)
         logger.info("call %s from %s to %s: %s -> %s (fallback %s)", request.linkedid, request.caller_number,
                     request.did, answer.reason, "&".join(answer.targets) or "-", answer.fallback)
+        if answer.reason in (FALLBACK_TIMEOUT, FALLBACK_ERROR) and self._on_fallback is not None:
+            try:
+                self._on_fallback(request, answer)
+            except Exception:  # the answer to Asterisk matters more than recording it
+                logger.exception("call %s: fallback hook failed", request.linkedid)
         await self._send(reader, writer, commands, request.linkedid)
 
     async def _read_environment(self, reader: asyncio.StreamReader) -> dict[str, str] | None:

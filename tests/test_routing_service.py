@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from crm import customers, managers
@@ -10,9 +11,10 @@ from crm.database import Pool
 from crm.routing_data import get_route_decision
 from pbx_bridge import ami_events as ev
 from pbx_bridge import call_facts as cf
-from pbx_bridge.agi_contract import RouteRequest
+from pbx_bridge.agi_contract import RouteAnswer, RouteRequest
+from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.live_load import LiveLoad
-from tests.agi_helpers import agi_server, exchange, load_capture
+from tests.agi_helpers import TEST_SETTINGS, StuckRouter, agi_server, exchange, load_capture
 from tests.conftest import MakeManager
 from web.routing_service import CrmRouter
 
@@ -93,3 +95,28 @@ async def test_captured_asterisk_request_over_fastagi(pool: Pool, make_manager: 
     await router.drain()
     record = await get_route_decision(pool, capture.sidecar["linkedid"])
     assert record is not None and record.manager_id == manager_id
+
+
+async def test_a_late_crm_still_records_the_fallback_on_the_call(pool: Pool, make_manager: MakeManager) -> None:
+    """The deadline answer goes to Asterisk at once, and the journal still says why the call went to the queue."""
+    await setup_customer(pool, make_manager)
+    capture = load_capture("inbound_answered")
+    router = CrmRouter(pool, LiveLoad(), clock=lambda: NOON)
+    stuck = StuckRouter()
+
+    class LateCrm:
+        async def route(self, request: RouteRequest) -> RouteAnswer:
+            return await stuck.route(request)
+
+    server = AgiServer(replace(TEST_SETTINGS, deadline_ms=30), LateCrm(), on_fallback=router.note_fallback)
+    await server.start()
+    try:
+        commands = await exchange(server.port, capture.env_block, capture.replies)
+    finally:
+        await server.close()
+    assert b'SET VARIABLE ROUTE_REASON "fallback_timeout"\n' in commands
+    await router.drain()
+    record = await get_route_decision(pool, capture.sidecar["linkedid"])
+    assert record is not None
+    assert (record.reason, record.fallback, record.targets) == ("fallback_timeout", "queue:sales", "")
+    assert "deadline" in record.explanation

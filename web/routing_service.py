@@ -150,6 +150,20 @@ class CrmRouter:
         self._config, self._config_loaded_at = config, started
         return config
 
+    def note_fallback(self, request: RouteRequest, answer: RouteAnswer) -> None:
+        """The AGI server answered the fallback (this router was late or failed): record that on the call too."""
+        explanation = {
+            "fallback_timeout": "The CRM did not decide within the router's deadline; the call went to the fallback.",
+            "fallback_error": "The CRM failed to decide; the call went to the fallback.",
+        }.get(answer.reason, "The call went to the fallback.")
+        decision = RouteDecision(targets=(), ring_timeout_s=answer.ring_timeout_s, fallback=answer.fallback,
+                                 reason=answer.reason, explanation=explanation, customer_id=None,
+                                 customer_e164=None, order_id=None, order_number=None, caller_name="")
+        task = asyncio.create_task(self._record(request, decision, answer, self._clock()),
+                                   name=f"route-record-{request.linkedid}")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
     async def _record(self, request: RouteRequest, decision: RouteDecision, answer: RouteAnswer,
                       now: datetime) -> None:
         try:
@@ -194,7 +208,7 @@ class RoutingService:
         if not self.settings.enabled:
             logger.info("no FastAGI router (PEREZVON_AGI_HOST is empty)")
             return None
-        server = AgiServer(self.settings, self.router)
+        server = AgiServer(self.settings, self.router, on_fallback=self.router.note_fallback)
         try:
             port = await server.start()
         except OSError as exc:
