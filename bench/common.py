@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bench._stats import cpu_model, ram_gib
 from crm import database
 from crm.embedded import EmbeddedPostgres, start_embedded
 
@@ -157,28 +157,10 @@ async def bench_database(*, data_dir: Path | None = None, keep: bool = False) ->
             tmp.cleanup()
 
 
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return platform.processor() or "unknown"
-    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else platform.processor() or "unknown"
-
-
-def _ram_gib() -> float:
-    try:
-        text = Path("/proc/meminfo").read_text(encoding="utf-8")
-    except OSError:
-        return 0.0
-    match = re.search(r"^MemTotal:\s*(\d+) kB", text, re.MULTILINE)
-    return round(int(match.group(1)) / 1024 / 1024, 1) if match else 0.0
-
-
 async def machine_info(pool: database.Pool) -> dict[str, Any]:
     """Where the figures were taken: CPU, RAM, Python and the PostgreSQL server's version."""
     server_version = await pool.fetchval("SHOW server_version")
-    return {"cpus": os.cpu_count(), "cpu_model": _cpu_model(), "ram_gib": _ram_gib(),
+    return {"cpus": os.cpu_count(), "cpu_model": cpu_model(), "ram_gib": ram_gib(),
             "python": platform.python_version(), "postgresql": str(server_version)}
 
 
