@@ -87,6 +87,9 @@ async def load_demo_data(pool: Pool, *, customers: int = 200, seed: int = 202611
             pool, ManagerInput(login=login, display_name=name, role=role, extensions=extensions,
                                vip_capable=vip_capable, seniority=seniority, max_concurrent_calls=2),
             DEMO_PASSWORD))
+    for member in staff:
+        if member.role != "admin":  # operators and the head of sales start online, so demo calls reach them
+            await managers.set_presence(pool, member.id, "online")
     sellers = [m for m in staff if m.role == "operator"]
     workflow = await orders.load_workflow(pool)
     statuses = [s.code for s in workflow.statuses]

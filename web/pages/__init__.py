@@ -8,7 +8,7 @@ from decimal import Decimal
 import aiohttp_jinja2
 from aiohttp import web
 
-from web.pages import calls, customers, home, locale, managers_admin, orders, routing_admin
+from web.pages import calls, customers, home, locale, managers_admin, orders, presence, routing_admin
 from web.pages import tasks as task_pages
 from web.pages.forms import shop_zone
 
@@ -38,6 +38,7 @@ def setup(app: web.Application) -> None:
     _setup_filters(app)
     home.setup(app)
     locale.setup(app)
+    presence.setup(app)
     customers.setup(app)
     orders.setup(app)
     task_pages.setup(app)
