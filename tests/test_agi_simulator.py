@@ -157,3 +157,40 @@ async def test_demo_wiring_routes_simulated_calls_through_the_service(settings: 
     assert dialled == ["PJSIP/102"]
     record = await get_route_decision(pool, rec.frames[0]["Linkedid"])
     assert record is not None and (record.reason, record.manager_id) == ("responsible_manager", manager.id)
+
+
+async def test_after_hours_voicemail_fallback_rings_nobody_and_is_missed() -> None:
+    router = RecordingRouter(RouteAnswer(targets=(), ring_timeout_s=20, fallback="voicemail:general",
+                                         reason="after_hours", caller_name=NAME))
+    async with agi_server(router) as server:
+        core = PbxCore(FastClock(START), agi=AgiTarget("127.0.0.1", server.port))
+        rec = Recorder(core)
+        await play(core, "inbound_ringall", CallParams(customer="79161110007", extensions=("101", "102"),
+                                                       answering="101", talk_s=4.0))
+    assert rec.var("ROUTE_REASON") == ["after_hours"] and rec.var("AGISTATUS") == ["SUCCESS"]
+    assert not [f for f in rec.frames if f["Event"] == "DialBegin"] and rec.rang() == []
+    trunk = rec.frames[0]["Channel"]
+    assert [f["ChannelStateDesc"] for f in rec.frames if f["Event"] == "Newstate"] == ["Up"]
+    ends = [(f["Event"], f.get("Cause")) for f in rec.frames if f["Event"] in ("HangupRequest", "Hangup")]
+    assert ends == [("HangupRequest", "16"), ("Hangup", "16")]
+    (cdr,) = [f for f in rec.frames if f["Event"] == "Cdr"]
+    assert (cdr["Channel"], cdr["DestinationChannel"], cdr["LastApplication"], cdr["LastData"]) == (
+        trunk, "", "VoiceMail", "general,u")
+    assert (cdr["Disposition"], cdr["BillableSeconds"]) == ("ANSWERED", "4")
+    end = rec.end()
+    assert (end.outcome, end.reason, end.answered_by) == (cf.Outcome.MISSED, cf.MissedReason.ABANDONED, None)
+    assert end.customer_number == "79161110007"
+
+
+async def test_queue_fallback_without_targets_joins_the_named_queue() -> None:
+    router = RecordingRouter(RouteAnswer(targets=(), ring_timeout_s=20, fallback="queue:support",
+                                         reason="default_queue"))
+    async with agi_server(router) as server:
+        core = PbxCore(FastClock(START), agi=AgiTarget("127.0.0.1", server.port))
+        rec = Recorder(core)
+        await play(core, "queue_answered", CallParams(customer="79161110008", extensions=("101", "102"),
+                                                      answering="102"))
+        await play(core, "inbound_answered", CallParams(customer="79161110009", extensions=("103",)))
+    joins = [f["Queue"] for f in rec.frames if f["Event"] == "QueueCallerJoin"]
+    assert joins == ["support"]
+    assert sorted(e for e in rec.rang() if e) == ["101", "102", "103"]

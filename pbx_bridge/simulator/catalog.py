@@ -9,6 +9,7 @@ from typing import Final
 from pbx_bridge.simulator import queue_scenarios as q
 from pbx_bridge.simulator import scenarios as s
 from pbx_bridge.simulator.channels import PbxCore
+from pbx_bridge.simulator.route_step import FallbackEndedCall
 from pbx_bridge.simulator.scenarios import CallParams
 from pbx_bridge.simulator.script import CallScript
 
@@ -36,4 +37,7 @@ async def play(core: PbxCore, scenario: str, params: CallParams, start: float | 
         script_fn = SCENARIOS[scenario]
     except KeyError:
         raise ValueError(f"unknown scenario {scenario!r}") from None
-    await script_fn(CallScript(core, start), params)
+    try:
+        await script_fn(CallScript(core, start), params)
+    except FallbackEndedCall:
+        pass  # the router chose no operator: the fallback (voicemail, playback, hangup) played the call's end

@@ -12,8 +12,8 @@ Queue() never sets DIALSTATUS.
 from __future__ import annotations
 
 from pbx_bridge.simulator.channels import RINGING, UP, SimChannel
-from pbx_bridge.simulator.scenarios import CallParams, caller_id, inbound_channel, operator_channel
-from pbx_bridge.simulator.script import CallScript
+from pbx_bridge.simulator.scenarios import CallParams, inbound_channel, operator_channel
+from pbx_bridge.simulator.script import CallScript, caller_id
 
 _QUEUE_OPTIONS = "tr"
 

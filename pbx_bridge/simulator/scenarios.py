@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from pbx_bridge.simulator.channels import DOWN, RING, RINGING, UP, SimChannel
 from pbx_bridge.simulator.route_step import route_inbound
-from pbx_bridge.simulator.script import CallScript
+from pbx_bridge.simulator.script import CallScript, caller_id
 
 #: The shop's number shown to customers on outbound calls (the trunk's From user).
 SHOP_CALLER_ID = "74951234500"
@@ -59,10 +59,6 @@ class CallParams:
         return self.display_name or self.customer
 
 
-def caller_id(channel: SimChannel) -> str:
-    return f'"{channel.caller_name}" <{channel.caller_num}>'
-
-
 # --- building blocks shared by inbound scenarios ---------------------------------------------
 
 
@@ -71,6 +67,8 @@ async def inbound_channel(s: CallScript, p: CallParams, *, dial_targets: bool = 
 
     With a router configured (``s.core.agi``) it is asked over FastAGI and the returned parameters
     ring its targets (``dial_targets``) and show its caller name; otherwise ``p`` is played as given.
+    A router that names no targets and a voicemail/playback/hangup fallback ends the call here
+    (:class:`~pbx_bridge.simulator.route_step.FallbackEndedCall`).
     """
     trunk = s.new_channel("trunk", linked_to=None, state=RING, caller_num=p.customer, caller_name=p.customer,
                           context="from-trunk", exten=p.did)

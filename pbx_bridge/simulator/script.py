@@ -26,13 +26,21 @@ _CDR = "cdr,all"
 
 @dataclass(slots=True)
 class CdrLeg:
-    """One caller/destination pair: Asterisk writes one Cdr row for each when the call ends."""
+    """One caller/destination pair: Asterisk writes one Cdr row for each when the call ends.
 
-    dest: SimChannel
+    ``dest`` is None for a call the dialplan answered itself (voicemail, playback): no channel was dialled.
+    """
+
+    dest: SimChannel | None
     start: float
     answered_at: float | None = None
     ended_at: float | None = None
     disposition: str = "NO ANSWER"
+
+
+def caller_id(channel: SimChannel) -> str:
+    """The Cdr's CallerID: ``"name" <number>``."""
+    return f'"{channel.caller_name}" <{channel.caller_num}>'
 
 
 def _cdr_time(at: float | None) -> str:
@@ -180,7 +188,8 @@ class CallScript:
             self.emit("Cdr", _CDR, [
                 ("AccountCode", ""), ("Source", source.caller_num if source.caller_num != UNKNOWN else ""),
                 ("Destination", destination), ("DestinationContext", source.context), ("CallerID", caller_id),
-                ("Channel", source.name), ("DestinationChannel", leg.dest.name), ("LastApplication", last_app),
+                ("Channel", source.name), ("DestinationChannel", leg.dest.name if leg.dest else ""),
+                ("LastApplication", last_app),
                 ("LastData", last_data), ("StartTime", _cdr_time(leg.start)),
                 ("AnswerTime", _cdr_time(leg.answered_at)), ("EndTime", _cdr_time(leg_end)),
                 ("Duration", str(round(leg_end - leg.start))), ("BillableSeconds", str(billable)),
