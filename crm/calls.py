@@ -23,6 +23,7 @@ import asyncpg
 from crm.database import Connection, Pool
 from crm.models import Call, CallDirection, CallLeg, CallOutcome, CallRoute, LegResult, Manager, Page
 from crm.phones import format_phone, normalize_phone, try_normalize_phone
+from crm.sql import SqlParams
 
 log = logging.getLogger(__name__)
 
@@ -391,11 +392,7 @@ async def list_calls(pool: Pool, viewer: Manager, flt: CallFilter, *, limit: int
     limit = max(1, min(limit, LIST_LIMIT_MAX))
     offset = max(0, offset)
     conditions: list[str] = []
-    args: list[object] = []
-
-    def arg(value: object) -> str:
-        args.append(value)
-        return f"${len(args)}"
+    arg = SqlParams()
 
     if not viewer.sees_everything:
         conditions.append(INVOLVES.format(p=arg(viewer.id)))
@@ -416,7 +413,7 @@ async def list_calls(pool: Pool, viewer: Manager, flt: CallFilter, *, limit: int
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
     rows = await pool.fetch(
         SELECT_CALL + where + f" ORDER BY c.started_at DESC, c.id DESC LIMIT {arg(limit + 1)} OFFSET {arg(offset)}",
-        *args)
+        *arg.values)
     return Page(items=tuple(await _with_legs(pool, rows[:limit])), has_more=len(rows) > limit)
 
 

@@ -10,6 +10,7 @@ from crm.database import Connection, Pool
 from crm.errors import AccessDenied, InvalidInput, NotFound, PhoneTaken
 from crm.models import CUSTOMER_KINDS, Customer, CustomerKind, Manager, Note, Page, Phone
 from crm.phones import normalize_phone, try_normalize_phone
+from crm.sql import SqlParams
 from crm.validation import clean_tags, clean_text
 
 SELECT_CUSTOMER = """
@@ -176,11 +177,7 @@ async def search_customers(pool: Pool, query: str, viewer: Manager, *, limit: in
     offset = max(0, offset)
     query = clean_text(query, "query", max_len=200)
     conditions: list[str] = []
-    args: list[object] = []
-
-    def arg(value: object) -> str:
-        args.append(value)
-        return f"${len(args)}"
+    arg = SqlParams()
 
     if not viewer.sees_everything:
         conditions.append(OPERATOR_SCOPE.format(p=arg(viewer.id)))
@@ -202,16 +199,16 @@ async def search_customers(pool: Pool, query: str, viewer: Manager, *, limit: in
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
     page = f"LIMIT {arg(limit + 1)} OFFSET {arg(offset)}"
     if not by_name:
-        rows = await pool.fetch(SELECT_CUSTOMER + where + " ORDER BY c.id DESC " + page, *args)
+        rows = await pool.fetch(SELECT_CUSTOMER + where + " ORDER BY c.id DESC " + page, *arg.values)
     else:
         for window in NAME_SEARCH_WINDOWS:
-            rows = await pool.fetch(SELECT_RECENT_CUSTOMER[window] + where + " ORDER BY c.id DESC " + page, *args)
+            rows = await pool.fetch(SELECT_RECENT_CUSTOMER[window] + where + " ORDER BY c.id DESC " + page, *arg.values)
             if len(rows) > limit:
                 break
         else:
             rows = await pool.fetch(
                 f"WITH matches AS MATERIALIZED (SELECT c.id FROM customers c{where})" + SELECT_CUSTOMER
-                + f" WHERE c.id IN (SELECT id FROM matches ORDER BY id DESC {page}) ORDER BY c.id DESC", *args)
+                + f" WHERE c.id IN (SELECT id FROM matches ORDER BY id DESC {page}) ORDER BY c.id DESC", *arg.values)
     return Page(items=tuple(_customer(r) for r in rows[:limit]), has_more=len(rows) > limit)
 
 

@@ -10,6 +10,7 @@ import asyncpg
 from crm.database import Pool
 from crm.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from crm.models import TASK_KINDS, TASK_STATUSES, Manager, Page, Task, TaskKind, TaskStatus
+from crm.sql import SqlParams
 from crm.validation import clean_text
 
 SELECT_TASK = """
@@ -104,11 +105,7 @@ async def list_tasks(pool: Pool, viewer: Manager, flt: TaskFilter, *, limit: int
         raise InvalidInput(f"kind must be one of {', '.join(TASK_KINDS)}")
     limit = max(1, min(limit, 200))
     conditions: list[str] = []
-    args: list[object] = []
-
-    def arg(value: object) -> str:
-        args.append(value)
-        return f"${len(args)}"
+    arg = SqlParams()
 
     if not viewer.sees_everything:
         conditions.append(f"(t.assignee_id = {arg(viewer.id)} OR t.assignee_id IS NULL)")
@@ -127,5 +124,5 @@ async def list_tasks(pool: Pool, viewer: Manager, flt: TaskFilter, *, limit: int
     order = (" ORDER BY (t.status = 'open') DESC, coalesce(t.status = 'open' AND t.due_at < now(), false) DESC,"
              " t.due_at ASC NULLS LAST, t.id DESC")
     rows = await pool.fetch(SELECT_TASK + where + order + f" LIMIT {arg(limit + 1)} OFFSET {arg(max(0, offset))}",
-                            *args)
+                            *arg.values)
     return Page(items=tuple(_task(r) for r in rows[:limit]), has_more=len(rows) > limit)
