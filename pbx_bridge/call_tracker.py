@@ -21,7 +21,7 @@ from typing import TypeVar, cast
 from pbx_bridge import ami_events as ev
 from pbx_bridge import call_facts as cf
 from pbx_bridge.tracker_core import TrackerCore, TrackerStats
-from pbx_bridge.tracker_state import LegState, TrackerSettings
+from pbx_bridge.tracker_state import CallState, LegState, TrackerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -277,38 +277,34 @@ class CallTracker(TrackerCore):
         if call.caller_hung_up or call.queue_timeout:
             self._resolve_abandon(call, timed_out=call.queue_timeout and not call.caller_hung_up)
 
-    def _agent_extension(self, dest: ev.ChannelInfo | None, interface: str) -> str | None:
-        return self._classifier.classify(dest.name if dest is not None else interface).extension
+    def _queue_member(self, what: str, event: ev.AgentCalled | ev.AgentConnect | ev.AgentRingNoAnswer
+                      ) -> tuple[CallState, str | None] | None:
+        """The caller's call (started if not yet reported) and the member's extension, or None if unknown."""
+        found = self._lookup(what, event.channel)
+        if found is None:
+            return None
+        call = found[1]
+        self._try_start(call, force=True)
+        member = event.dest.name if event.dest is not None else event.interface
+        return call, self._classifier.classify(member).extension
 
     def _on_agent_called(self, event: ev.AgentCalled, now: float | None) -> None:
-        found = self._lookup("AgentCalled", event.channel)
-        if found is None:
-            return
-        call = found[1]
-        self._try_start(call, force=True)
-        self._emit(cf.AgentCalled(call_id=call.call_id, at=now, queue=event.queue,
-                                  extension=self._agent_extension(event.dest, event.interface),
-                                  member_name=event.member_name))
+        if (member := self._queue_member("AgentCalled", event)) is not None:
+            call, extension = member
+            self._emit(cf.AgentCalled(call_id=call.call_id, at=now, queue=event.queue, extension=extension,
+                                      member_name=event.member_name))
 
     def _on_agent_connect(self, event: ev.AgentConnect, now: float | None) -> None:
-        found = self._lookup("AgentConnect", event.channel)
-        if found is None:
-            return
-        call = found[1]
-        self._try_start(call, force=True)
-        self._emit(cf.AgentConnected(call_id=call.call_id, at=now, queue=event.queue,
-                                     extension=self._agent_extension(event.dest, event.interface),
-                                     ring_s=event.ring_time_s, hold_s=event.hold_time_s))
+        if (member := self._queue_member("AgentConnect", event)) is not None:
+            call, extension = member
+            self._emit(cf.AgentConnected(call_id=call.call_id, at=now, queue=event.queue, extension=extension,
+                                         ring_s=event.ring_time_s, hold_s=event.hold_time_s))
 
     def _on_agent_ring_no_answer(self, event: ev.AgentRingNoAnswer, now: float | None) -> None:
-        found = self._lookup("AgentRingNoAnswer", event.channel)
-        if found is None:
-            return
-        call = found[1]
-        self._try_start(call, force=True)
-        self._emit(cf.AgentRingNoAnswer(call_id=call.call_id, at=now, queue=event.queue,
-                                        extension=self._agent_extension(event.dest, event.interface),
-                                        ring_s=event.ring_time_s))
+        if (member := self._queue_member("AgentRingNoAnswer", event)) is not None:
+            call, extension = member
+            self._emit(cf.AgentRingNoAnswer(call_id=call.call_id, at=now, queue=event.queue, extension=extension,
+                                            ring_s=event.ring_time_s))
 
     def _on_blind_transfer(self, event: ev.BlindTransfer, now: float | None) -> None:
         call = self._call_of(event.transferer, event.transferee)
