@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -51,14 +49,7 @@ def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = Non
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")), autoescape=True,
         undefined=jinja2.StrictUndefined)
-    env.filters["phone"] = format_phone
-    shop_zone = ZoneInfo(settings.crm.timezone)
-
-    def format_datetime(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
-        """Times are stored in UTC and shown in the shop's time zone."""
-        return "" if value is None else value.astimezone(shop_zone).strftime(fmt)
-
-    env.filters["dt"] = format_datetime
+    env.filters["phone"] = format_phone  # the time filters (`when`, ...) are set up by web.pages
 
     app.router.add_get("/healthz", healthz)
     app.router.add_static("/static/", WEB_DIR / "static", name="static")
