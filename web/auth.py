@@ -13,7 +13,6 @@ import logging
 import secrets
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
@@ -23,6 +22,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from crm import managers
 from web.errors import Handler, is_api
 from web.keys import CSRF, LOGIN_THROTTLE, POOL, SETTINGS, USER
+from web.pages.forms import safe_next
 from web.render import render
 from web.settings import WebSettings
 
@@ -109,17 +109,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def _safe_next(target: str) -> str:
-    """Only same-site relative paths: an open redirect after login would aid phishing."""
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    return target
-
-
 async def login_page(request: web.Request) -> web.StreamResponse:
     if USER in request:
-        raise web.HTTPSeeOther(_safe_next(request.query.get("next", "/")))
+        raise web.HTTPSeeOther(safe_next(request.query.get("next", "/")))
     return render("login.html", request, {"next": request.query.get("next", "/")})
 
 
@@ -127,7 +119,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     login = str(form.get("login", ""))[:64].strip().lower()
     password = str(form.get("password", ""))
-    target = _safe_next(str(form.get("next", "/")))
+    target = safe_next(str(form.get("next", "/")))
     throttle = request.app[LOGIN_THROTTLE]
     keys = [f"login:{login}", f"ip:{request.remote}"]
     now = time.monotonic()
