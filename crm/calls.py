@@ -14,7 +14,6 @@ same moment: the loser of the race drops its contact and links the winner's.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +23,7 @@ from crm.database import Connection, Pool
 from crm.models import Call, CallDirection, CallLeg, CallOutcome, CallRoute, LegResult, Manager, Page
 from crm.phones import format_phone, normalize_phone, try_normalize_phone
 from crm.sql import SqlParams
+from crm.validation import strip_control_chars
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,7 @@ def clean_raw(value: str | None, max_len: int = MAX_RAW) -> str:
     """
     if not value:
         return ""
-    kept = "".join(ch for ch in value if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
-    return kept.strip()[:max_len]
+    return strip_control_chars(value).strip()[:max_len]
 
 
 def _seconds(value: float | None) -> float | None:
