@@ -31,7 +31,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from panoramisk.actions import Action as _PanoramiskAction
 from panoramisk.ami_protocol import AMIProtocol
@@ -90,7 +90,8 @@ class AmiConnection(AMIProtocol):  # type: ignore[misc]  # panoramisk ships no t
         self._counters = counters
         self._parser = FrameParser(stats=frame_stats)
         self._loop = asyncio.get_running_loop()
-        self._transport: asyncio.Transport | None = None
+        # uvloop's TCP transport is no subclass of asyncio.Transport: keep to the base interface.
+        self._transport: asyncio.WriteTransport | None = None
         self._malformed_logged = False
         #: Loop time of the last complete frame: what the watchdog looks at.
         self.last_received = self._loop.time()
@@ -104,8 +105,7 @@ class AmiConnection(AMIProtocol):  # type: ignore[misc]  # panoramisk ships no t
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.WriteTransport, transport)
         self.factory = _NoDispatch()
         self.log = logger
         self.last_received = self._loop.time()

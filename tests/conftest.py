@@ -3,6 +3,10 @@
 The server is the embedded one (in a temporary directory) unless `DATABASE_URL` names
 another. Migrations run once into a template database; each test gets its own copy
 (`CREATE DATABASE ... TEMPLATE`), so tests are isolated and can run in any order.
+
+Async tests run on the loop the service runs on (`web.event_loop`: uvloop on Linux): a socket of
+ours that only works on asyncio's own loop once shipped green. Tests marked `both_loops` (the
+protocol clients and servers) run on asyncio's loop as well.
 """
 
 from __future__ import annotations
@@ -26,12 +30,29 @@ from crm.database import Pool
 from crm.embedded import start_embedded
 from crm.managers import ManagerInput
 from crm.models import Manager, Role
+from web import event_loop
 from web.app import create_app
 from web.config import Settings, load_settings
 
 TEMPLATE_DB = "perezvon_test_template"
 PASSWORD = "correct-horse-battery"
 _counter = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_loops: run the async test on uvloop and on asyncio's own loop")
+
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, LoopFactory]:
+    """The service's loop for every async test; asyncio's too for tests marked `both_loops`."""
+    service_loop = event_loop.loop_factory() or asyncio.new_event_loop
+    factories: dict[str, LoopFactory] = {"service-loop": service_loop}
+    if item.get_closest_marker("both_loops") is not None:
+        factories["asyncio-loop"] = asyncio.new_event_loop
+    return factories
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ from tests.agi_helpers import (
     load_capture,
 )
 
+#: Protocol code: it must work on the service's uvloop and on asyncio's own loop alike.
+pytestmark = pytest.mark.both_loops
+
 ANSWER = RouteAnswer(targets=("PJSIP/101", "PJSIP/102"), ring_timeout_s=25, fallback="queue:sales",
                      reason="responsible_manager", customer_id=42, caller_name="Иванов И. · VIP · заказ 10234")
 CONTRACT_NAMES = ["ROUTE_TARGETS", "RING_TIMEOUT", "ROUTE_FALLBACK", "ROUTE_REASON", "ROUTE_CUSTOMER_ID"]

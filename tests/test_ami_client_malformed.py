@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import tracemalloc
 
+import pytest
+
 from pbx_bridge import ami_events as ev
 from pbx_bridge.ami_client import AmiClient, AmiState, AmiStatus
 from tests.fake_ami_server import EventRecorder, FakeAmiServer, SessionScript, ami_settings, capture_frames
 from tests.tracker_helpers import ASTERISK22
+
+#: Protocol code: it must work on the service's uvloop and on asyncio's own loop alike.
+pytestmark = pytest.mark.both_loops
 
 TIMEOUT = 5.0
 #: A real Newchannel from the capture: the valid event that must still arrive after the junk.

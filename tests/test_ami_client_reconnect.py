@@ -25,6 +25,9 @@ from tests.fake_ami_server import (
 )
 from tests.tracker_helpers import ASTERISK22, capture_events, replay, the_end
 
+#: Protocol code: it must work on the service's uvloop and on asyncio's own loop alike.
+pytestmark = pytest.mark.both_loops
+
 TIMEOUT = 5.0
 CHANNEL_KEYS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
                 "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid",

@@ -30,6 +30,9 @@ from tests.fake_ami_server import (
 )
 from tests.tracker_helpers import ASTERISK22, capture_events
 
+#: Protocol code: it must work on the service's uvloop and on asyncio's own loop alike.
+pytestmark = pytest.mark.both_loops
+
 TIMEOUT = 5.0
 LIVE_CHANNEL = (("Channel", "PJSIP/101-00000007"), ("ChannelState", "6"), ("ChannelStateDesc", "Up"),
                 ("CallerIDNum", "101"), ("CallerIDName", "Operator 101"), ("ConnectedLineNum", "79161110001"),

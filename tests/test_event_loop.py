@@ -16,3 +16,8 @@ def test_run_uses_uvloop_and_returns_the_result() -> None:
 
     assert event_loop.loop_factory() is uvloop.new_event_loop
     assert event_loop.run(which_loop()).startswith("uvloop")
+
+
+async def test_async_tests_run_on_the_service_loop() -> None:
+    """The suite's async tests share the service's loop (tests/conftest.py), so loop-specific bugs show."""
+    assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")

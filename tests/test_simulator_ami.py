@@ -15,6 +15,9 @@ from pbx_bridge.simulator import Simulator, SimulatorSettings
 from pbx_bridge.simulator.clock import ManualClock
 from pbx_bridge.simulator.scenarios import CallParams
 
+#: Protocol code: it must work on the service's uvloop and on asyncio's own loop alike.
+pytestmark = pytest.mark.both_loops
+
 START = 1795345255.25
 SETTINGS = SimulatorSettings(ami_port=0, calls_per_minute=0, ami_username="bridge", ami_secret="s3cret", seed=7)
 

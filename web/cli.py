@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
 import sys
@@ -19,7 +20,8 @@ from crm.models import ROLES
 from pbx_bridge.simulator import Simulator
 from web import event_loop
 from web.config import Settings, SettingsError, load_settings
-from web.service import open_database, public_url, serve, stop_signal
+from web.service import open_database, public_url, serve
+from web.signals import StopSignals
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-async def _simulate(settings: Settings) -> int:
+async def _simulate(settings: Settings, signals: StopSignals) -> int:
     simulator = Simulator(settings.simulator)
     port = await simulator.start()
     sim = settings.simulator
@@ -78,7 +80,7 @@ async def _simulate(settings: Settings) -> int:
           f"{sim.calls_per_minute:g} calls/min to extensions {sim.extensions}", flush=True)
     print("Point perezvon at it with PEREZVON_AMI_HOST/PORT/USER/SECRET. Press Ctrl-C to stop.", flush=True)
     try:
-        with stop_signal() as stop:
+        with signals.serving() as stop:
             await stop.wait()
     finally:
         await simulator.stop()
@@ -86,15 +88,26 @@ async def _simulate(settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """The command, with Ctrl-C / SIGTERM handled from its first line (see `web.signals`)."""
+    with StopSignals() as signals:
+        try:
+            return await _command(args, settings, signals)
+        except asyncio.CancelledError:
+            if signals.received is None:
+                raise
+            return 128 + signals.received
+
+
+async def _command(args: argparse.Namespace, settings: Settings, signals: StopSignals) -> int:
     if args.command == "simulate":
-        return await _simulate(settings)
+        return await _simulate(settings, signals)
     if args.command == "user" and args.user_command in ("add", "passwd"):
         password = _read_password(args.password_stdin)
     async with open_database(settings) as db:
         if args.command == "migrate":
             print("database is up to date")
         elif args.command == "serve":
-            await serve(settings, db)
+            await serve(settings, db, signals)
         elif args.command == "demo":
             result = await load_demo_data(db.pool)
             print("demo data loaded" if result.created else "demo data already present, reusing it", flush=True)
@@ -102,7 +115,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             banner += [f"  {login:<12} {role:<11} {name}" for login, role, name in result.logins]
             if not settings.ami.enabled:
                 banner.append("No Asterisk configured: a simulated PBX places calls (see the Calls journal).")
-            await serve(settings, db, banner=banner, simulate=True)
+            await serve(settings, db, signals, banner=banner, simulate=True)
         elif args.command == "user" and args.user_command == "add":
             manager = await managers.create_manager(
                 db.pool, ManagerInput(login=args.login, display_name=args.name, role=args.role,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -16,6 +16,7 @@ from crm.database import Pool
 from crm.embedded import EmbeddedPostgres, ensure_database, start_embedded
 from web.app import create_app
 from web.config import Settings
+from web.signals import StopSignals
 from web.telephony import start_telephony
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,22 @@ class Database:
 
 @contextlib.asynccontextmanager
 async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Database]:
-    """The configured PostgreSQL (or the embedded one), migrated, as a pool; stopped on exit."""
+    """The configured PostgreSQL (or the embedded one), migrated, as a pool.
+
+    An embedded server is released on exit: stopped when no other perezvon process on the same data
+    directory still uses it (`crm.embedded`), so `perezvon token create` beside a running service
+    leaves the service's database alone.
+    """
     embedded: EmbeddedPostgres | None = None
     dsn = settings.database.database_url
     if not dsn:
-        embedded = await asyncio.to_thread(start_embedded, settings.database.data_dir)
-        await ensure_database(embedded)
-        dsn = embedded.dsn
-        log.info("embedded PostgreSQL running in %s", embedded.pgdata)
+        embedded = await _start_embedded(settings.database.data_dir)
     try:
+        if embedded is not None:
+            await ensure_database(embedded)
+            dsn = embedded.dsn
+            log.info("embedded PostgreSQL running in %s", embedded.pgdata)
+        assert dsn is not None
         if migrate:
             conn = await database.connect(dsn)
             try:
@@ -55,43 +63,40 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIte
             await pool.close()
     finally:
         if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
+            await asyncio.to_thread(embedded.release)
+
+
+async def _start_embedded(data_dir: Path) -> EmbeddedPostgres:
+    """Start (or join) the embedded server; a cancel (SIGTERM while starting) still releases what started."""
+    start = asyncio.ensure_future(asyncio.to_thread(start_embedded, data_dir))
+    try:
+        return await asyncio.shield(start)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            started = await start  # the thread goes on regardless: wait for it, then let go
+            await asyncio.to_thread(started.release)
+        raise
 
 
 def public_url(settings: Settings) -> str:
     return settings.web.public_url or f"http://{settings.web.http_host}:{settings.web.http_port}/"
 
 
-@contextlib.contextmanager
-def stop_signal() -> Iterator[asyncio.Event]:
-    """An event set on Ctrl-C or SIGTERM, so shutdown runs in order instead of dying mid-write.
-
-    Installed before the service says it is ready, so a signal right after the banner is not lost.
-    """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        yield stop
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-
-
-async def serve(settings: Settings, db: Database, *, banner: list[str] | None = None, simulate: bool = False) -> None:
+async def serve(settings: Settings, db: Database, signals: StopSignals, *, banner: list[str] | None = None,
+                simulate: bool = False) -> None:
     """Serve the web app with the PBX side running beside it until Ctrl-C or SIGTERM."""
     async with start_telephony(settings, db.pool, simulate=simulate, agi=settings.agi) as telephony:
-        await _serve_app(create_app(settings, db.pool, telephony), settings, banner)
+        await _serve_app(create_app(settings, db.pool, telephony), settings, signals, banner)
 
 
-async def _serve_app(app: web.Application, settings: Settings, banner: list[str] | None) -> None:
+async def _serve_app(app: web.Application, settings: Settings, signals: StopSignals,
+                     banner: list[str] | None) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web.http_host, settings.web.http_port)
     await site.start()
     try:
-        with stop_signal() as stop:
+        with signals.serving() as stop:
             print(f"perezvon is running at {public_url(settings)}", flush=True)
             for line in banner or []:
                 print(line, flush=True)
