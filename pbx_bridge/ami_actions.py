@@ -154,6 +154,26 @@ class CoreShowChannels(Action):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceStateList(Action):
+    """Every device's state now (``DeviceStateChange`` events, then ``DeviceStateListComplete``).
+
+    Asterisk reports device states only as they change; after a login nothing says which phones are
+    registered until this is asked. Needs the ``reporting`` write class.
+    """
+
+    name: ClassVar[str] = "DeviceStateList"
+    answers_with_list: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PJSIPShowContacts(Action):
+    """Every registered PJSIP contact (``ContactList`` events, then ``ContactListComplete``). Needs ``system``."""
+
+    name: ClassVar[str] = "PJSIPShowContacts"
+    answers_with_list: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Originate(Action):
     """Ring ``channel`` (the operator's phone first, for click-to-call), then run exten@context.
 

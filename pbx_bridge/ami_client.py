@@ -26,6 +26,7 @@ import asyncio
 import itertools
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -43,8 +44,10 @@ from pbx_bridge.ami_actions import (
     AmiNotConnected,
     AmiTimeout,
     CoreShowChannels,
+    DeviceStateList,
     Login,
     Ping,
+    PJSIPShowContacts,
 )
 from pbx_bridge.ami_connection import AmiConnection, InputCounters, answer_of
 from pbx_bridge.ami_frames import FrameStats
@@ -86,6 +89,8 @@ class AmiStatus:
     #: Lines the frame parser skipped: no header name, invalid UTF-8, oversized lines and frames.
     parse_problems: int
     consumer_errors: int
+    #: Seconds since the client was last connected (or since it started, if never); None while connected.
+    down_for_s: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, for ``/healthz``."""
@@ -125,6 +130,8 @@ class AmiClient:
         self._ami_version: str | None = None
         self._sessions = 0
         self._reconnects = 0
+        #: monotonic time the client last stopped being connected (created: not connected yet)
+        self._down_since: float | None = time.monotonic()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -137,7 +144,8 @@ class AmiClient:
                          sessions=self._sessions, reconnects=self._reconnects, events=c.events,
                          unhandled_events=c.unhandled_events, malformed_frames=c.malformed_frames,
                          unmatched_responses=c.unmatched_responses, parse_problems=self._frame_stats.problems,
-                         consumer_errors=c.consumer_errors)
+                         consumer_errors=c.consumer_errors,
+                         down_for_s=None if self._down_since is None else time.monotonic() - self._down_since)
 
     async def wait_status(self, predicate: Callable[[AmiStatus], bool]) -> AmiStatus:
         """Wait until ``predicate(status)`` holds, checked on every state change (bound it with ``asyncio.timeout``)."""
@@ -146,6 +154,10 @@ class AmiClient:
         return status
 
     def _set_state(self, state: AmiState, error: str | None = None) -> None:
+        if state is AmiState.CONNECTED:
+            self._down_since = None
+        elif self._down_since is None:
+            self._down_since = time.monotonic()
         self._state = state
         if error is not None:
             self._last_error = error
@@ -241,17 +253,32 @@ class AmiClient:
         return conn
 
     async def _resync(self, conn: AmiConnection) -> None:
-        """``CoreShowChannels``: the consumer gets the live channels (as events) before we report connected."""
-        action = CoreShowChannels()
-        result = await self._await(conn, action, conn.send_action(action, self._next_id(action)))
-        response, events = answer_of(result)
-        if response is None or not response.success:
-            # A user without the ``reporting`` read class gets an error: retrying will not help.
-            logger.error("AMI resync refused (%s): calls in progress stay unknown",
-                         response.message if response else "no answer")
-            return
-        channels = sum(isinstance(event, ev.CoreShowChannel) for event in events)
-        logger.info("AMI resync: %d live channels", channels)
+        """What Asterisk has now, before we report connected; the lists reach the consumer as events.
+
+        ``CoreShowChannels``: the live channels (the tracker seeds the calls in progress).
+        ``DeviceStateList`` and ``PJSIPShowContacts``: which phones are registered. Asterisk reports
+        device and contact states only when they change, so without asking, a phone that was
+        unregistered before this login would count as reachable and be rung.
+        """
+        steps: tuple[tuple[Action, type[ev.AmiEvent], str, str], ...] = (
+            (CoreShowChannels(), ev.CoreShowChannel, "live channels", "calls in progress stay unknown"),
+            (DeviceStateList(), ev.DeviceStateChange, "device states",
+             "phone registration is known only from later changes (read class 'reporting' needed)"),
+            (PJSIPShowContacts(), ev.ContactListItem, "registered contacts",
+             "contacts are known only from later changes (write class 'system' needed)"),
+        )
+        for action, item, what, consequence in steps:
+            result = await self._await(conn, action, conn.send_action(action, self._next_id(action)))
+            response, events = answer_of(result)
+            if response is None or not response.success:
+                message = response.message if response else "no answer"
+                if isinstance(action, PJSIPShowContacts) and "no contacts" in message.lower():
+                    logger.info("AMI resync: no registered contacts")
+                    continue
+                # A user without the class gets an error: retrying will not help.
+                logger.error("AMI resync %s refused (%s): %s", action.name, message, consequence)
+                continue
+            logger.info("AMI resync: %d %s", sum(isinstance(event, item) for event in events), what)
 
     async def _supervise(self, conn: AmiConnection) -> str:
         """Ping and watch the connection until it ends; returns why."""

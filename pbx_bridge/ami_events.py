@@ -261,6 +261,25 @@ class ContactStatus(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceStateListComplete(AmiEvent):
+    """The end of a ``DeviceStateList`` answer: every device Asterisk knows was listed before it."""
+
+    action_id: str
+    list_items: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactListItem(AmiEvent):
+    """One registered contact from ``PJSIPShowContacts`` (``Event: ContactList``)."""
+
+    uri: str
+    #: ``Reachable``, ``Unreachable``, ``NonQualified`` or ``Unknown`` (qualify not yet done).
+    status: str
+    aor: str
+    endpoint_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Unhandled(AmiEvent):
     """Any event the bridge does not model, or one missing a header it needs (``problem`` says which)."""
 
@@ -527,6 +546,18 @@ def _contact_status(h: Headers) -> AmiEvent:
     )
 
 
+def _device_state_list_complete(h: Headers) -> AmiEvent:
+    return DeviceStateListComplete(timestamp=_timestamp(h), action_id=h.get("ActionID", ""),
+                                   list_items=_int(h.get("ListItems")))
+
+
+def _contact_list(h: Headers) -> AmiEvent:
+    # ObjectName is "<aor>;@<hash>" for a registered contact; Endpoint names the endpoint (may be empty).
+    aor = h.get("Aor") or h.get("ObjectName", "").split(";@", 1)[0]
+    return ContactListItem(timestamp=_timestamp(h), uri=h.get("Uri", ""), status=h.get("Status", ""),
+                           aor=aor, endpoint_name=h.get("Endpoint", ""))
+
+
 def _fully_booted(h: Headers) -> AmiEvent:
     return FullyBooted(timestamp=_timestamp(h))
 
@@ -560,6 +591,8 @@ DECODERS: Final[Mapping[str, _Decoder]] = MappingProxyType({
     "AttendedTransfer": _attended_transfer,
     "DeviceStateChange": _device_state,
     "ContactStatus": _contact_status,
+    "DeviceStateListComplete": _device_state_list_complete,
+    "ContactList": _contact_list,
 })
 
 

@@ -59,6 +59,13 @@ class AmiSettings:
         metadata={"env": "PEREZVON_AMI_RECONNECT_MAX", "help": "Longest reconnect delay in seconds."},
     )
 
+    health_grace_s: float = field(
+        default=30.0,
+        metadata={"env": "PEREZVON_AMI_HEALTH_GRACE",
+                  "help": "Seconds the AMI connection may be down (reconnecting) before /healthz says "
+                          "degraded (HTTP 503)."},
+    )
+
     @property
     def enabled(self) -> bool:
         return bool(self.host.strip())
@@ -77,7 +84,8 @@ class AmiSettings:
                     ("PEREZVON_AMI_PING_INTERVAL", self.ping_interval_s),
                     ("PEREZVON_AMI_WATCHDOG_TIMEOUT", self.watchdog_timeout_s),
                     ("PEREZVON_AMI_RECONNECT_MIN", self.reconnect_min_s),
-                    ("PEREZVON_AMI_RECONNECT_MAX", self.reconnect_max_s))
+                    ("PEREZVON_AMI_RECONNECT_MAX", self.reconnect_max_s),
+                    ("PEREZVON_AMI_HEALTH_GRACE", self.health_grace_s))
         out.extend(f"{name}: expected a positive number of seconds" for name, value in positive if not value > 0)
         if self.watchdog_timeout_s <= self.ping_interval_s:
             out.append("PEREZVON_AMI_WATCHDOG_TIMEOUT: must exceed PEREZVON_AMI_PING_INTERVAL")

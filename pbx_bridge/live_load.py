@@ -9,11 +9,14 @@ microseconds, so a route decision never waits on a query for it.
   who places an outbound or internal call is busy in it too. Counted per call, not per leg.
 * **Idle since**: when the operator's last call ended (the event's time), for "longest idle" ties.
 * **Registration**: ``DeviceStateChange`` for ``PJSIP/<ext>`` (``UNAVAILABLE``/``INVALID`` = not
-  registered, any other known state = registered) and ``ContactStatus`` (an endpoint with no
-  reachable contact left is unavailable). Whatever came last wins. An extension we heard nothing
-  about is *unknown* and treated as available: without AMI, routing must not stop.
-* ``FullyBooted`` (a fresh AMI login or a PBX restart) drops the calls, as the tracker does; its
-  resync reports the live calls again. Registration is kept: Asterisk does not repeat it on login.
+  registered, any other known state = registered), ``ContactStatus`` (an endpoint with no
+  reachable contact left is unavailable) and ``ContactList`` items. Whatever came last wins.
+* **Resync**: Asterisk reports states only when they change, so after every AMI login the client
+  asks for all of them (``DeviceStateList``, ``PJSIPShowContacts``). ``FullyBooted`` (a fresh login
+  or a PBX restart) forgets what was known and drops the calls, as the tracker does; once
+  ``DeviceStateListComplete`` arrives the view is *complete*: an extension Asterisk did not list
+  is not a phone it can ring. Until then (no AMI at all, or a user not allowed to ask) an
+  extension we heard nothing about is *unknown* and treated as available: routing must not stop.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ _UNAVAILABLE_STATES = frozenset({"UNAVAILABLE", "INVALID"})
 _AVAILABLE_STATES = frozenset({"NOT_INUSE", "INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
 _CONTACT_GONE = frozenset({"Removed", "Unreachable"})
 _CONTACT_UP = frozenset({"Created", "Reachable", "Updated", "NonQualified"})
+#: A listed contact whose qualify has not run yet ("Unknown") is registered all the same.
+_CONTACT_LISTED_UP = frozenset({"Reachable", "NonQualified", "Unknown"})
 #: The key of the operator who started an outbound/internal call (they have no leg of their own).
 _ORIGIN = "<origin>"
 _DEVICE_TECHS = ("PJSIP/", "SIP/")
@@ -44,12 +49,16 @@ class LoadSnapshot:
     unavailable: frozenset[str]
     registered: frozenset[str]
     idle_since: Mapping[str, float]
+    #: Asterisk listed every device since the last login: unknown extensions are not reachable.
+    complete: bool = False
 
     def calls_of(self, extension: str) -> int:
         return self.active_calls.get(extension, 0)
 
     def is_available(self, extension: str) -> bool:
-        """Not known to be unregistered (unknown counts as available)."""
+        """Registered; before a complete device list, also when nothing is known (see the module docstring)."""
+        if self.complete:
+            return extension in self.registered
         return extension not in self.unavailable
 
 
@@ -73,6 +82,8 @@ class LiveLoad:
         self._registered: dict[str, bool] = {}
         #: endpoint -> URIs of its contacts that are up
         self._contacts: dict[str, set[str]] = {}
+        #: Asterisk's DeviceStateList answered since the last FullyBooted
+        self._complete = False
 
     # --- inputs ------------------------------------------------------------------------------
 
@@ -112,10 +123,23 @@ class LiveLoad:
             elif event.contact_status in _CONTACT_UP:
                 contacts.add(event.uri)
                 self._set_registered(endpoint, True)
+        elif isinstance(event, ev.ContactListItem):
+            endpoint = event.endpoint_name or event.aor
+            if endpoint and event.status in _CONTACT_LISTED_UP:
+                self._contacts.setdefault(endpoint, set()).add(event.uri)
+                self._set_registered(endpoint, True)
+        elif isinstance(event, ev.DeviceStateListComplete):
+            self._complete = True
+            logger.info("device states resynchronised: %d registered, %d unavailable",
+                        sum(self._registered.values()), sum(not up for up in self._registered.values()))
         elif isinstance(event, ev.FullyBooted):
             if self._calls:
                 logger.info("FullyBooted: forgetting %d calls in progress until resync", len(self._calls))
             self._calls.clear()
+            # States seen before this login may be stale (a phone unregistered meanwhile): ask again.
+            self._registered.clear()
+            self._contacts.clear()
+            self._complete = False
 
     def _ended(self, extension: str, at: float | None) -> None:
         if at is not None:
@@ -153,6 +177,8 @@ class LiveLoad:
         return self._registered.get(extension)
 
     def is_available(self, extension: str) -> bool:
+        if self._complete:
+            return self._registered.get(extension) is True
         return self._registered.get(extension, True)
 
     def idle_since(self, extension: str) -> float | None:
@@ -164,4 +190,5 @@ class LiveLoad:
             unavailable=frozenset(ext for ext, up in self._registered.items() if not up),
             registered=frozenset(ext for ext, up in self._registered.items() if up),
             idle_since=dict(self._idle_since),
+            complete=self._complete,
         )

@@ -55,6 +55,8 @@ class SessionScript:
     channels: list[Headers] = field(default_factory=list)
     #: Sent after the CoreShowChannelsComplete.
     after_resync: bytes = b""
+    #: DeviceStateList answer: (device, state) pairs, e.g. ("PJSIP/101", "NOT_INUSE").
+    devices: list[tuple[str, str]] = field(default_factory=list)
     answer_pings: bool = True
     #: False: Originate/Hangup/Redirect are received but never answered.
     answer_calls: bool = True
@@ -183,6 +185,15 @@ class FakeAmiServer:
                 writer.write(frame(("Event", "CoreShowChannelsComplete"), aid, ("EventList", "Complete"),
                                    ("ListItems", str(len(script.channels)))))
                 writer.write(script.after_resync)
+            elif action == "devicestatelist":
+                writer.write(frame(("Response", "Success"), aid, ("EventList", "start"),
+                                   ("Message", "Device State Changes will follow")))
+                for device, state in script.devices:
+                    writer.write(frame(("Event", "DeviceStateChange"), aid, ("Device", device), ("State", state)))
+                writer.write(frame(("Event", "DeviceStateListComplete"), aid, ("EventList", "Complete"),
+                                   ("ListItems", str(len(script.devices)))))
+            elif action == "pjsipshowcontacts":
+                writer.write(frame(("Response", "Error"), aid, ("Message", "No Contacts found")))
             elif action in ("originate", "hangup", "redirect"):
                 if script.answer_calls:
                     writer.write(self._call_answer(action, item, aid, script))

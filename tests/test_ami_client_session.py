@@ -49,16 +49,23 @@ def connected(status: AmiStatus) -> bool:
 async def test_login_resync_and_status() -> None:
     recorder = EventRecorder()
     async with FakeAmiServer() as server:
+        server.scripts.append(SessionScript(devices=[("PJSIP/101", "NOT_INUSE"), ("PJSIP/102", "UNAVAILABLE")]))
         client = AmiClient(ami_settings(server.port), recorder)
         assert client.status.state is AmiState.RECONNECTING
+        assert client.status.down_for_s is not None
         async with client, asyncio.timeout(TIMEOUT):
             status = await client.wait_status(connected)
-        login, resync = server.received[0], server.received[1]
+        login, resync, devices, contacts = server.received[:4]
     assert (login.get("Action"), login.get("Username"), login.get("Secret"), login.get("Events")) == (
         "Login", "bridge", "s3cret", "on")
     assert login.get("ActionID") and resync.get("ActionID") and login.get("ActionID") != resync.get("ActionID")
-    assert resync.get("Action") == "CoreShowChannels"
-    assert [type(event) for event in recorder.events] == [ev.FullyBooted, ev.CoreShowChannelsComplete]
+    # The live channels, then every device's state and every contact: Asterisk repeats none of it by itself.
+    assert [item.get("Action") for item in (resync, devices, contacts)] == [
+        "CoreShowChannels", "DeviceStateList", "PJSIPShowContacts"]
+    assert [type(event) for event in recorder.events] == [
+        ev.FullyBooted, ev.CoreShowChannelsComplete, ev.DeviceStateChange, ev.DeviceStateChange,
+        ev.DeviceStateListComplete]
+    assert status.down_for_s is None
     assert (status.sessions, status.reconnects, status.ami_version, status.last_error) == (1, 0, "11.0.0", None)
     assert status.as_dict()["state"] == "connected"
     assert "s3cret" not in repr(client._settings)

@@ -1,99 +1,72 @@
-"""`perezvon demo` end to end: embedded PostgreSQL, migrations, demo data, serving, clean Ctrl-C."""
+"""`perezvon demo` end to end: embedded PostgreSQL, migrations, demo data, the simulated PBX, clean Ctrl-C.
+
+Judged as a new user would: the AMI says connected, and simulated calls *finish* in the journal
+with an outcome and the legs that rang (on the service's own loop, uvloop, the AMI client once
+never logged in and every call stayed «Идёт» while this test accepted any row).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from crm.demo_data import DEMO_PASSWORD
+from tests.service_process import ServiceProcess, get_json, poll, postgres_running_in, start_service
+
+#: A fast, busy simulated PBX: many short calls.
+DEMO_ENV = {"PEREZVON_SIM_CALLS_PER_MINUTE": "120", "PEREZVON_SIM_SPEED": "20", "PEREZVON_SIM_SEED": "7"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+async def _log_in(http: aiohttp.ClientSession, service: ServiceProcess, login: str) -> None:
+    async with http.get(service.url("/login")) as response:
+        html = await response.text()
+    marker = 'name="_csrf" value="'
+    csrf = html[html.index(marker) + len(marker):].split('"', 1)[0]
+    async with http.post(service.url("/login"), allow_redirects=False,
+                         data={"login": login, "password": DEMO_PASSWORD, "_csrf": csrf}) as response:
+        assert response.status == 303
 
 
-def start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
-    """Start the demo and read its output up to the 'Press Ctrl-C' line (the service is then up)."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update({"PEREZVON_DATA_DIR": str(data_dir), "PEREZVON_HTTP_PORT": str(port), "PEREZVON_LOG_LEVEL": "WARNING",
-                # free ports for the simulated PBX and the router; a fast, busy simulated PBX
-                "PEREZVON_SIM_AMI_PORT": "0", "PEREZVON_AGI_PORT": "0",
-                "PEREZVON_SIM_CALLS_PER_MINUTE": "120", "PEREZVON_SIM_SPEED": "20", "PEREZVON_SIM_SEED": "7"})
-    process = subprocess.Popen([sys.executable, "-m", "web.cli", "demo"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env=env, cwd=data_dir.parent)
-    assert process.stdout is not None
-    lines: list[str] = []
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        if "Press Ctrl-C" in line:
-            return process, lines
-    raise AssertionError("demo exited before serving:\n" + "\n".join(lines))
+async def finished_calls(http: aiohttp.ClientSession, service: ServiceProcess) -> list[dict[str, Any]]:
+    """Calls that ended with an outcome and have legs (the simulated PBX's calls, once they finish)."""
+    status, body = await get_json(http, service.url("/api/v1/calls"))
+    assert status == 200, body
+    return [call for call in body["items"] if call["ended_at"] and call["outcome"] and call["legs"]]
 
 
-async def wait_for_calls(http: aiohttp.ClientSession, port: int, deadline_s: float = 60.0) -> list[dict[str, object]]:
-    """Poll the calls API until the simulated PBX's first calls are recorded (the demo is another process,
-    so there is no event to wait on; the deadline only bounds a broken run)."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + deadline_s
-    while True:
-        async with http.get(f"http://127.0.0.1:{port}/api/v1/calls") as response:
-            assert response.status == 200, await response.text()
-            items: list[dict[str, object]] = (await response.json())["items"]
-        if items or loop.time() > give_up:
-            assert items, "no call recorded by the demo's simulated PBX"
-            return items
-        await asyncio.sleep(0.25)
-
-
-def stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGINT)
-    try:
-        return process.wait(timeout=60)
-    finally:
-        if process.stdout is not None:
-            process.stdout.close()
-
-
-async def test_demo_serves_logs_in_and_stops_cleanly(tmp_path: Path) -> None:
+async def test_demo_serves_connects_finishes_calls_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    port = free_port()
-    process, lines = start_demo(data_dir, port)
+    service = start_service("demo", data_dir, env=DEMO_ENV)
     try:
-        output = "\n".join(lines)
+        output = service.output
         assert "demo data loaded" in output
-        assert f"http://127.0.0.1:{port}/" in output
+        assert service.url("/") in output
         for login in ("admin", "head", "anna"):
             assert login in output
         assert DEMO_PASSWORD in output
         # unsafe=True: the cookie jar must accept cookies from an IP address (127.0.0.1).
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                assert (await response.json())["db"] == "ok"
-            async with http.get(f"http://127.0.0.1:{port}/login") as response:
-                html = await response.text()
-            marker = 'name="_csrf" value="'
-            csrf = html[html.index(marker) + len(marker):].split('"', 1)[0]
-            async with http.post(f"http://127.0.0.1:{port}/login", allow_redirects=False,
-                                 data={"login": "head", "password": DEMO_PASSWORD, "_csrf": csrf}) as response:
-                assert response.status == 303
-            calls = await wait_for_calls(http, port)
-            assert any(call["direction"] == "inbound" for call in calls)
-    finally:
-        assert stop(process) == 0
-    assert not (data_dir / "pg" / "postmaster.pid").exists(), "embedded PostgreSQL still running after Ctrl-C"
+            async def connected() -> dict[str, Any] | None:
+                status, body = await get_json(http, service.url("/healthz"))
+                return body if status == 200 and body["ami"] == "connected" else None
 
-    again, lines = start_demo(data_dir, port)
-    try:
-        assert "demo data already present" in "\n".join(lines)
+            health = await poll(connected, deadline_s=30)
+            assert health["status"] == "ok" and health["db"] == "ok" and health["ami_simulated"] is True
+            await _log_in(http, service, "head")
+            calls = await poll(lambda: finished_calls(http, service), deadline_s=90)
+            call = calls[0]
+            assert call["outcome"] in ("answered", "missed") and call["direction"] == "inbound"
+            assert all(leg["result"] for leg in call["legs"])
+            assert call["talk_s"] is not None or call["reason"]
     finally:
-        assert stop(again) == 0
+        assert service.stop() == 0, service.output
+    assert "ERROR" not in service.output and "Traceback" not in service.output, service.output
+    assert not postgres_running_in(data_dir), "embedded PostgreSQL still running after Ctrl-C"
+
+    again = start_service("demo", data_dir, env=DEMO_ENV)
+    try:
+        assert "demo data already present" in again.output
+    finally:
+        assert again.stop() == 0

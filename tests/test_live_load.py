@@ -70,12 +70,32 @@ def test_the_operator_placing_a_call_is_busy_in_it() -> None:
     assert live.load() == {}
 
 
-def test_fully_booted_forgets_calls_but_not_registration() -> None:
+def test_fully_booted_forgets_calls_and_registration_until_the_device_list() -> None:
+    """A phone unregistered while we were away must not count as reachable after the next login."""
     live = LiveLoad()
     live.on_fact(ringing("c1", "PJSIP/101-1", "101"))
-    live.on_event(device("PJSIP/102", "UNAVAILABLE"))
+    live.on_event(device("PJSIP/102", "NOT_INUSE"))
+    live.on_event(device("PJSIP/103", "NOT_INUSE"))
     live.on_event(ev.FullyBooted(timestamp=None))
-    assert live.load() == {} and live.registered("102") is False
+    assert live.load() == {} and live.registered("102") is None
+    # The client's DeviceStateList after login: 102 is gone, 103 still there, 104 never listed.
+    live.on_event(device("PJSIP/102", "UNAVAILABLE"))
+    live.on_event(device("PJSIP/103", "NOT_INUSE"))
+    assert live.is_available("104"), "before the list is complete, unknown counts as reachable"
+    live.on_event(ev.DeviceStateListComplete(timestamp=None, action_id="a1", list_items=2))
+    snapshot = live.snapshot()
+    assert snapshot.complete
+    assert [ext for ext in ("102", "103", "104") if snapshot.is_available(ext)] == ["103"]
+    assert [ext for ext in ("102", "103", "104") if live.is_available(ext)] == ["103"]
+
+
+def test_contact_list_marks_registered_endpoints() -> None:
+    live = LiveLoad()
+    live.on_event(ev.ContactListItem(timestamp=None, uri="sip:105@127.0.0.1:5072", status="Reachable",
+                                     aor="105", endpoint_name="105"))
+    live.on_event(ev.ContactListItem(timestamp=None, uri="sip:106@127.0.0.1:5073", status="Unreachable",
+                                     aor="106", endpoint_name=""))
+    assert live.registered("105") is True and live.registered("106") is None
 
 
 def test_device_state_sets_registration() -> None:

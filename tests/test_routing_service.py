@@ -70,6 +70,24 @@ async def test_unregistered_or_busy_manager_is_skipped(pool: Pool, make_manager:
     await router.drain()
 
 
+async def test_after_a_login_only_listed_phones_ring(pool: Pool, make_manager: MakeManager) -> None:
+    """The bug: after a (re)connect every phone counted as reachable and unregistered ones were rung."""
+    await setup_customer(pool, make_manager)
+    live = LiveLoad()
+    router = CrmRouter(pool, live, clock=lambda: NOON)
+    live.on_event(ev.DeviceStateChange(timestamp=1.0, device="PJSIP/101", state="NOT_INUSE"))
+    live.on_event(ev.FullyBooted(timestamp=None))  # a new AMI session: what was known may be stale
+    # DeviceStateList after the login: Asterisk lists other phones, 101 is not among the reachable ones.
+    live.on_event(ev.DeviceStateChange(timestamp=None, device="PJSIP/102", state="NOT_INUSE"))
+    live.on_event(ev.DeviceStateListComplete(timestamp=None, action_id="x", list_items=1))
+    unlisted = await router.route(request(linkedid="2.1"))
+    assert "PJSIP/101" not in unlisted.targets and unlisted.reason != "responsible_manager"
+    live.on_event(ev.DeviceStateChange(timestamp=3.0, device="PJSIP/101", state="NOT_INUSE"))
+    registered = await router.route(request(linkedid="2.2"))
+    assert registered.targets == ("PJSIP/101",)
+    await router.drain()
+
+
 async def test_unknown_caller_shows_the_number(pool: Pool, make_manager: MakeManager) -> None:
     router = CrmRouter(pool, LiveLoad(), clock=lambda: NOON)
     answer = await router.route(request(caller="79160000000"))

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from crm import database
 from crm.database import Pool
 from crm.phones import format_phone
 from web import api, pages
 from web.auth import auth_middleware, session_key, setup_auth_routes, setup_sessions
 from web.config import Settings
 from web.errors import error_middleware
+from web.health import healthz
 from web.i18n import Catalogues
 from web.keys import CATALOGUES, LOGIN_THROTTLE, POOL, SETTINGS, TELEPHONY
 from web.telephony import Telephony
@@ -23,16 +22,6 @@ from web.throttle import LoginThrottle
 
 WEB_DIR = Path(__file__).parent
 MAX_BODY_BYTES = 1024 * 1024
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness for monitoring: 200 when the database answers, 503 otherwise."""
-    db_ok = await database.ping(request.app[POOL])
-    telephony = request.app.get(TELEPHONY)
-    body: dict[str, Any] = {"status": "ok" if db_ok else "degraded", "db": "ok" if db_ok else "unreachable",
-                            "version": "0.1.0"}
-    body.update(telephony.health() if telephony is not None else {"ami": "disabled"})
-    return web.json_response(body, status=200 if db_ok else 503)
 
 
 def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = None) -> web.Application:

@@ -83,8 +83,11 @@ def live_state(config: RoutingConfig, live: LiveLoad, owners: Mapping[str, int] 
         manager_id = owners.get(extension)
         if manager_id is not None and at > ends.get(manager_id, at - 1):
             ends[manager_id] = at
+    unregistered = snapshot.unavailable
+    if snapshot.complete:  # Asterisk listed every device: an extension it did not list cannot ring
+        unregistered = unregistered | frozenset(ext for ext in owners if ext not in snapshot.registered)
     return LiveState(active_calls={manager_id: len(ids) for manager_id, ids in calls.items()},
-                     unregistered=snapshot.unavailable,
+                     unregistered=unregistered,
                      last_call_end={manager_id: datetime.fromtimestamp(at, UTC) for manager_id, at in ends.items()})
 
 

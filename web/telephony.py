@@ -89,6 +89,18 @@ class Telephony:
             body["ami_simulated"] = True
         return {**body, **agi}
 
+    def problems(self, ami_grace_s: float) -> list[str]:
+        """What configured part does not work, for /healthz's `degraded`; a short AMI drop is not one yet."""
+        out: list[str] = []
+        if self.ami is not None:
+            status = self.ami.status
+            down = status.down_for_s
+            if status.state != "connected" and down is not None and down > ami_grace_s:
+                out.append(f"AMI not connected for {down:.0f} s")
+        if self.routing is not None and self.routing.settings.enabled and self.routing.health()["agi"] != "listening":
+            out.append("FastAGI router not listening")
+        return out
+
 
 @contextlib.asynccontextmanager
 async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,

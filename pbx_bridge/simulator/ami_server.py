@@ -47,8 +47,10 @@ class AmiServer:
     """Accepts AMI clients on ``host:port`` and feeds them the core's events once logged in."""
 
     def __init__(self, core: PbxCore, *, username: str, secret: str,
-                 on_originate: Callable[[OriginateRequest], None]) -> None:
+                 on_originate: Callable[[OriginateRequest], None], phones: tuple[str, ...] = ()) -> None:
         self.core = core
+        #: The simulated desk phones: registered, listed by DeviceStateList and PJSIPShowContacts.
+        self.phones = phones
         self.username = username
         self._secret = secret
         self.on_originate = on_originate
@@ -157,6 +159,10 @@ class _Session:
             self._core_show_channels(action_id)
         elif action == "originate":
             self._originate(fields, action_id)
+        elif action == "devicestatelist":
+            self._device_state_list(action_id)
+        elif action == "pjsipshowcontacts":
+            self._show_contacts(action_id)
         else:
             self._respond(action_id, "Error", ("Message", "Invalid/unknown command"))
 
@@ -204,6 +210,33 @@ class _Session:
             ]))
         self.send(Frame.from_pairs([("Event", "CoreShowChannelsComplete"), *head, ("EventList", "Complete"),
                                     ("ListItems", str(len(channels)))]))
+
+    def _device_state_list(self, action_id: str | None) -> None:
+        """As res_manager_devicestate answers: one DeviceStateChange per device, then the Complete event."""
+        head = [("ActionID", action_id)] if action_id is not None else []
+        self._respond(action_id, "Success", ("EventList", "start"), ("Message", "Device State Changes will follow"))
+        for phone in self.server.phones:
+            self.send(Frame.from_pairs([("Event", "DeviceStateChange"), *head, ("Device", f"PJSIP/{phone}"),
+                                        ("State", "NOT_INUSE")]))
+        self.send(Frame.from_pairs([("Event", "DeviceStateListComplete"), *head, ("EventList", "Complete"),
+                                    ("ListItems", str(len(self.server.phones)))]))
+
+    def _show_contacts(self, action_id: str | None) -> None:
+        """As res_pjsip answers PJSIPShowContacts (an error when nothing is registered)."""
+        if not self.server.phones:
+            self._respond(action_id, "Error", ("Message", "No Contacts found"))
+            return
+        head = [("ActionID", action_id)] if action_id is not None else []
+        self._respond(action_id, "Success", ("EventList", "start"),
+                      ("Message", "A listing of Contacts follows, presented as ContactList events"))
+        for index, phone in enumerate(self.server.phones):
+            uri = f"sip:{phone}@127.0.0.1:{5070 + index}"
+            self.send(Frame.from_pairs([
+                ("Event", "ContactList"), *head, ("ObjectType", "contact"), ("ObjectName", f"{phone};@sim{index}"),
+                ("Endpoint", phone), ("Uri", uri), ("Status", "Reachable"), ("RoundtripUsec", "1200"),
+            ]))
+        self.send(Frame.from_pairs([("Event", "ContactListComplete"), *head, ("EventList", "Complete"),
+                                    ("ListItems", str(len(self.server.phones)))]))
 
     def _originate(self, fields: dict[str, str], action_id: str | None) -> None:
         channel = _CHANNEL.fullmatch(fields.get("channel", "").strip())

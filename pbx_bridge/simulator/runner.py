@@ -32,7 +32,7 @@ class Simulator:
         agi = AgiTarget(settings.agi_host, settings.agi_port) if settings.agi_host.strip() else None
         self.core = PbxCore(clock or WallClock(settings.speed), random.Random(rng.getrandbits(64)), agi=agi)
         self.server = AmiServer(self.core, username=settings.ami_username, secret=settings.ami_secret,
-                                on_originate=self._originate)
+                                on_originate=self._originate, phones=tuple(settings.extension_list))
         self.driver = CallDriver(
             DriverConfig(extensions=settings.extension_list, dids=settings.did_list,
                          known_phones=settings.known_phone_list, queue=settings.queue,
