@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -14,6 +17,7 @@ from crm.database import Connection, Pool
 from crm.errors import DuplicateLogin, InvalidInput, NotFound
 from crm.models import PRESENCES, ROLES, Manager, Presence, Role
 from crm.passwords import hash_password, verify_password
+from crm.sessions import END_ALL_SESSIONS
 from crm.validation import clean_text, strip_control_chars
 
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -76,7 +80,7 @@ def _manager(row: asyncpg.Record) -> Manager:
 
 async def create_manager(pool: Pool, data: ManagerInput, password: str) -> Manager:
     data = data.validated()
-    password_hash = hash_password(password)
+    password_hash = await asyncio.to_thread(hash_password, password)
     async with pool.acquire() as conn, conn.transaction():
         try:
             manager_id = await conn.fetchval(
@@ -107,6 +111,8 @@ async def update_manager(pool: Pool, manager_id: int, data: ManagerInput) -> Man
             raise DuplicateLogin(f"login {data.login!r} is taken") from exc
         if updated is None:
             raise NotFound(f"no manager {manager_id}")
+        if not data.active:  # a deactivated account's sessions end now, and stay ended if it is reactivated
+            await conn.execute(END_ALL_SESSIONS, manager_id)
         await _set_extensions(conn, manager_id, data.extensions)
     return await get_manager(pool, manager_id)
 
@@ -147,21 +153,45 @@ async def list_managers(pool: Pool, *, active_only: bool = False) -> list[Manage
     return [_manager(r) for r in rows]
 
 
-async def authenticate(pool: Pool, login: str, password: str) -> Manager | None:
-    """The manager if login and password match an active account, else None (same cost either way)."""
+@dataclass(frozen=True)
+class LoginOutcome:
+    """The manager when the login succeeded; else None and why (for the log, never for the user)."""
+
+    manager: Manager | None
+    reason: str
+
+
+async def check_login(pool: Pool, login: str, password: str, *, executor: Executor | None = None) -> LoginOutcome:
+    """Check a login and password; the Argon2 work runs in `executor` (a thread pool), never on the loop.
+
+    An unknown login spends the same work as a wrong password, so timing does not reveal logins.
+    """
     key = _login_key(login)
     row = None if key is None else await pool.fetchrow(SELECT_MANAGER + " WHERE m.login = $1", key)
-    if not verify_password(row["password_hash"] if row else None, password):
-        return None
-    assert row is not None
-    return _manager(row) if row["active"] else None
+    stored = row["password_hash"] if row else None
+    ok = await asyncio.get_running_loop().run_in_executor(executor, verify_password, stored, password)
+    if row is None:
+        return LoginOutcome(None, "unknown login")
+    if not ok:
+        return LoginOutcome(None, "wrong password")
+    if not row["active"]:
+        return LoginOutcome(None, "account deactivated")
+    return LoginOutcome(_manager(row), "ok")
+
+
+async def authenticate(pool: Pool, login: str, password: str, *, executor: Executor | None = None) -> Manager | None:
+    """The manager if login and password match an active account, else None (same cost either way)."""
+    return (await check_login(pool, login, password, executor=executor)).manager
 
 
 async def set_password(pool: Pool, manager_id: int, password: str) -> None:
-    result = await pool.execute("UPDATE managers SET password_hash = $2 WHERE id = $1",
-                                manager_id, hash_password(password))
-    if result.endswith(" 0"):
-        raise NotFound(f"no manager {manager_id}")
+    """Set a new password; every session of the manager ends (whoever knew the old one is logged out)."""
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with pool.acquire() as conn, conn.transaction():
+        result = await conn.execute("UPDATE managers SET password_hash = $2 WHERE id = $1", manager_id, password_hash)
+        if result.endswith(" 0"):
+            raise NotFound(f"no manager {manager_id}")
+        await conn.execute(END_ALL_SESSIONS, manager_id)
 
 
 async def set_presence(pool: Pool, manager_id: int, presence: Presence) -> Manager:
@@ -183,19 +213,24 @@ def _token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def create_api_token(pool: Pool, manager_id: int, label: str = "") -> str:
+async def create_api_token(pool: Pool, manager_id: int, label: str = "", *,
+                           expires_at: datetime | None = None) -> str:
     """A new bearer token; only its SHA-256 is stored, so the plain token is shown once."""
     token = "pzv_" + secrets.token_urlsafe(32)
-    await pool.execute("INSERT INTO api_tokens (manager_id, token_sha256, label) VALUES ($1, $2, $3)",
-                       manager_id, _token_digest(token), clean_text(label[:100], "label", max_len=100))
+    await pool.execute(
+        "INSERT INTO api_tokens (manager_id, token_sha256, label, expires_at) VALUES ($1, $2, $3, $4)",
+        manager_id, _token_digest(token), clean_text(label[:100], "label", max_len=100), expires_at)
     return token
 
 
 async def manager_for_token(pool: Pool, token: str) -> Manager | None:
+    """The token's manager, when the token exists, is neither revoked nor expired and the account is active."""
     if not token.startswith("pzv_") or len(token) > 100:
         return None
     manager_id = await pool.fetchval(
-        """UPDATE api_tokens SET last_used_at = now() WHERE token_sha256 = $1 RETURNING manager_id""",
+        """UPDATE api_tokens SET last_used_at = now()
+           WHERE token_sha256 = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+           RETURNING manager_id""",
         _token_digest(token))
     if manager_id is None:
         return None

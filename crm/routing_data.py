@@ -236,7 +236,8 @@ async def load_route_context(pool: Pool, caller_number: str, did: str, *, defaul
 # A new row is a placeholder the recorder completes (its ON CONFLICT overwrites direction, caller,
 # did and started_at from the PBX); an existing row keeps every recorder column. The customer is
 # the first one linked; the order is routing's when it named one (an urgent order), since the
-# recorder's own guess ("latest open order") only fills an empty order_id.
+# recorder's own guess ("latest open order") only fills an empty order_id. The first decision on a call
+# is final: a later route request with the same Linkedid (a replay, or a forged one) changes nothing.
 RECORD_DECISION = """
 INSERT INTO calls (linkedid, direction, caller, did, started_at, customer_id, customer_e164, order_id,
                    route_reason, route_targets, route_fallback, route_explain, route_manager_id, routed_at)
@@ -249,6 +250,7 @@ ON CONFLICT (linkedid) DO UPDATE SET
     route_reason = EXCLUDED.route_reason, route_targets = EXCLUDED.route_targets,
     route_fallback = EXCLUDED.route_fallback, route_explain = EXCLUDED.route_explain,
     route_manager_id = EXCLUDED.route_manager_id, routed_at = EXCLUDED.routed_at
+WHERE calls.route_reason = ''
 """
 
 

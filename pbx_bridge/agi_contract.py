@@ -28,6 +28,7 @@ VAR_CALLER_NAME = "CALLERID(name)"     # what the operator's phone shows
 VAR_DID = "DID"                        # the dialled shop number (set in from-trunk)
 ARG_LINKEDID = 1                       # agi_arg_1: ${CHANNEL(linkedid)}
 ARG_DID = 2                            # agi_arg_2: ${DID}
+ARG_SECRET = 3                         # agi_arg_3: the shared secret (PEREZVON_AGI_SECRET), when one is set
 
 #: What the dialplan checks when the AGI server was unreachable (Asterisk sets it).
 AGISTATUS = "AGISTATUS"

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from pbx_bridge import agi_protocol as proto
 from pbx_bridge.agi_contract import (
     ARG_DID,
     ARG_LINKEDID,
+    ARG_SECRET,
     ROUTE_SCRIPT,
     VAR_CALLER_NAME,
     RouteAnswer,
@@ -30,6 +33,7 @@ from pbx_bridge.agi_contract import (
     RouteRequest,
 )
 from pbx_bridge.agi_settings import AgiSettings
+from pbx_bridge.log_safe import printable
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +58,8 @@ class AgiStats:
     bad_environment: int = 0
     hangups: int = 0
     command_errors: int = 0
+    refused_peer: int = 0
+    bad_secret: int = 0
 
 
 def _known(value: str | None) -> str:
@@ -97,6 +103,7 @@ class AgiServer:
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[object], asyncio.StreamWriter] = {}
         self._port: int | None = None
+        self._allowed = settings.allowed_networks()
         self.stats = AgiStats()
 
     @property
@@ -146,6 +153,12 @@ class AgiServer:
             self._connections[task] = writer
         self.stats.connections += 1
         try:
+            peer = writer.get_extra_info("peername")
+            if not self._peer_allowed(peer):
+                self.stats.refused_peer += 1
+                logger.warning("FastAGI: connection from %s refused (not in PEREZVON_AGI_ALLOWED_PEERS)",
+                               printable(peer[0] if isinstance(peer, tuple) and peer else peer))
+                return
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             logger.info("FastAGI peer went away: %s", exc)
@@ -158,6 +171,25 @@ class AgiServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    def _peer_allowed(self, peer: object) -> bool:
+        """Whether the peer's address is in the allowlist (a Unix socket or unknown peer is not)."""
+        if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
+            return False
+        try:
+            ip = ipaddress.ip_address(peer[0].split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self._allowed)
+
+    def _secret_ok(self, env: Mapping[str, str]) -> bool:
+        expected = self._settings.secret
+        if not expected:
+            return True
+        supplied = env.get(f"agi_arg_{ARG_SECRET}", "")
+        return hmac.compare_digest(supplied.encode(), expected.encode())
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         env = await self._read_environment(reader)
         if env is None:
@@ -167,25 +199,32 @@ class AgiServer:
         if script != ROUTE_SCRIPT:
             self.stats.unknown_script += 1
             logger.warning("FastAGI: unknown script %r from channel %s: closing, the dialplan falls back",
-                           script[:60], env.get("agi_channel", "?"))
+                           script[:60], printable(env.get("agi_channel", "?")))
+            return
+        if not self._secret_ok(env):
+            self.stats.bad_secret += 1
+            logger.warning("FastAGI: route request from channel %s without the right secret (agi_arg_%d): "
+                           "closing unanswered", printable(env.get("agi_channel", "?")), ARG_SECRET)
             return
         request = request_from_env(env)
         answer = await self._decide(request)
         try:
             commands = _commands(answer)
         except ValueError:
-            logger.exception("call %s: router answer cannot be sent; answering the fallback", request.linkedid)
+            logger.exception("call %s: router answer cannot be sent; answering the fallback",
+                             printable(request.linkedid))
             self.stats.fallback_error += 1
             answer = self.fallback(FALLBACK_ERROR)
             commands = _commands(answer)
-        logger.info("call %s from %s to %s: %s -> %s (fallback %s)", request.linkedid, request.caller_number,
-                    request.did, answer.reason, "&".join(answer.targets) or "-", answer.fallback)
+        logger.info("call %s from %s to %s: %s -> %s (fallback %s)", printable(request.linkedid),
+                    printable(request.caller_number), printable(request.did), answer.reason,
+                    "&".join(answer.targets) or "-", answer.fallback)
         if answer.reason in (FALLBACK_TIMEOUT, FALLBACK_ERROR) and self._on_fallback is not None:
             try:
                 self._on_fallback(request, answer)
             except Exception:  # the answer to Asterisk matters more than recording it
-                logger.exception("call %s: fallback hook failed", request.linkedid)
-        await self._send(reader, writer, commands, request.linkedid)
+                logger.exception("call %s: fallback hook failed", printable(request.linkedid))
+        await self._send(reader, writer, commands, printable(request.linkedid))
 
     async def _read_environment(self, reader: asyncio.StreamReader) -> dict[str, str] | None:
         """The ``agi_*`` block up to its blank line; None for garbage, a stall, or a peer that left."""
@@ -220,13 +259,14 @@ class AgiServer:
             task.cancel()
             task.add_done_callback(_consume)
             self.stats.fallback_timeout += 1
-            logger.warning("call %s: router over the %d ms deadline, answering the fallback", request.linkedid,
-                           self._settings.deadline_ms)
+            logger.warning("call %s: router over the %d ms deadline, answering the fallback",
+                           printable(request.linkedid), self._settings.deadline_ms)
             return self.fallback(FALLBACK_TIMEOUT)
         exc = task.exception()
         if exc is not None:
             self.stats.fallback_error += 1
-            logger.error("call %s: router failed, answering the fallback", request.linkedid, exc_info=exc)
+            logger.error("call %s: router failed, answering the fallback", printable(request.linkedid),
+                         exc_info=exc)
             return self.fallback(FALLBACK_ERROR)
         self.stats.routed += 1
         return task.result()

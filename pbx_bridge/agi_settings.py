@@ -7,6 +7,7 @@ unreachable, so it must be a route the dialplan can always take (a queue by defa
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -48,6 +49,24 @@ class AgiSettings:
                           "before the connection is closed."},
     )
 
+    allowed_peers: str = field(
+        default="127.0.0.0/8,::1",
+        metadata={"env": "PEREZVON_AGI_ALLOWED_PEERS",
+                  "help": "Comma-separated addresses or networks (CIDR) of the PBXes allowed to connect to the "
+                          "FastAGI router; any other peer is disconnected at once. Default: loopback only."},
+    )
+    secret: str = field(
+        default="",
+        metadata={"env": "PEREZVON_AGI_SECRET",
+                  "help": "Shared secret the dialplan passes as the route script's third argument "
+                          "(AGI(agi://HOST/route,${CHANNEL(linkedid)},${DID},SECRET)); a request without it "
+                          "gets no answer. Empty: not checked (then keep the allowlist tight)."},
+    )
+
+    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in self.allowed_peers.split(",") if part.strip())
+
     @property
     def enabled(self) -> bool:
         return bool(self.host.strip())
@@ -70,4 +89,12 @@ class AgiSettings:
             out.append("PEREZVON_AGI_FALLBACK_RING_TIMEOUT_S: expected 1..600 seconds")
         if not self.client_timeout_s > 0:
             out.append("PEREZVON_AGI_CLIENT_TIMEOUT_S: expected a positive number of seconds")
+        try:
+            self.allowed_networks()
+        except ValueError:
+            out.append("PEREZVON_AGI_ALLOWED_PEERS: expected comma-separated addresses or networks (10.0.0.5, "
+                       "10.0.0.0/24, ::1)")
+        if self.secret and (len(self.secret) < 16 or not re.fullmatch(r"[A-Za-z0-9_.~-]+", self.secret)):
+            out.append("PEREZVON_AGI_SECRET: 16+ characters of letters, digits, '_', '.', '~' or '-' "
+                       "(the dialplan passes it as an AGI argument)")
         return out

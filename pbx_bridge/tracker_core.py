@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pbx_bridge import ami_events as ev
 from pbx_bridge import call_facts as cf
 from pbx_bridge.call_outcome import call_ended, call_started, resolve_direction
+from pbx_bridge.log_safe import printable
 from pbx_bridge.tracker_state import (
     CallState,
     ChannelClassifier,
@@ -111,7 +112,8 @@ class TrackerCore:
         call.started_reported = True
         self.stats.calls_started += 1
         fact = call_started(call, direction)
-        logger.info("call %s started: %s from %s to %s", call.call_id, direction, fact.caller, fact.dialled)
+        logger.info("call %s started: %s from %s to %s", printable(call.call_id), direction, printable(fact.caller),
+                    printable(fact.dialled))
         self._emit(fact)
 
     def _report_ringing(self, call: CallState, leg: LegState, at: float | None) -> None:
@@ -135,7 +137,7 @@ class TrackerCore:
         if not leg.originate_leg and call.answered_leg is None:
             call.answered_leg = leg.uniqueid
             call.answered_at = at
-            logger.info("call %s answered by %s", call.call_id, leg.party.extension or leg.number)
+            logger.info("call %s answered by %s", printable(call.call_id), printable(leg.party.extension or leg.number))
 
     def _report_leg_ended(self, call: CallState, leg: LegState, at: float | None) -> None:
         if leg.ended_reported:
@@ -171,8 +173,8 @@ class TrackerCore:
         call.ended_at = now
         assert call.direction is not None  # set by _try_start(force=True)
         fact = call_ended(call, call.direction)
-        logger.info("call %s ended: %s %s answered_by=%s hung_up_by=%s", call.call_id, fact.outcome,
-                    fact.reason or "", fact.answered_by, fact.hung_up_by)
+        logger.info("call %s ended: %s %s answered_by=%s hung_up_by=%s", printable(call.call_id), fact.outcome,
+                    fact.reason or "", printable(fact.answered_by), printable(fact.hung_up_by))
         self._emit(fact)
         self.stats.calls_ended += 1
         del self._calls[call.call_id]

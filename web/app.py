@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -16,22 +17,33 @@ from web.config import Settings
 from web.errors import error_middleware
 from web.health import healthz
 from web.i18n import Catalogues
-from web.keys import CATALOGUES, LOGIN_THROTTLE, POOL, SETTINGS, TELEPHONY
+from web.keys import CATALOGUES, LOGIN_THROTTLE, PASSWORD_EXECUTOR, POOL, SETTINGS, TELEPHONY
+from web.security_headers import security_headers_middleware, set_server_header
 from web.telephony import Telephony
 from web.throttle import LoginThrottle
 
 WEB_DIR = Path(__file__).parent
 MAX_BODY_BYTES = 1024 * 1024
+#: Argon2 checks at once (each takes ~64 MiB and tens of ms of a core): more logins wait their turn.
+PASSWORD_THREADS = 2
+
+
+async def _stop_password_threads(app: web.Application) -> None:
+    app[PASSWORD_EXECUTOR].shutdown(wait=False, cancel_futures=True)
 
 
 def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = None) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[security_headers_middleware, error_middleware],
+                          client_max_size=MAX_BODY_BYTES)
     app[POOL] = pool
     if telephony is not None:
         app[TELEPHONY] = telephony
     app[SETTINGS] = settings
     app[CATALOGUES] = Catalogues.load()
     app[LOGIN_THROTTLE] = LoginThrottle(settings.web.login_max_failures, settings.web.login_window_s)
+    app[PASSWORD_EXECUTOR] = ThreadPoolExecutor(max_workers=PASSWORD_THREADS, thread_name_prefix="argon2")
+    app.on_cleanup.append(_stop_password_threads)
+    app.on_response_prepare.append(set_server_header)
     setup_sessions(app, settings.web, session_key(settings.web, settings.database.data_dir))
     app.middlewares.append(auth_middleware)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -68,7 +69,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if message.startswith(f"{exc.status}: "):
             message = message.split(": ", 1)[1]
         if not is_api(request) and exc.status == 401:
-            raise web.HTTPSeeOther(f"/login?next={request.path_qs}") from None
+            raise web.HTTPSeeOther("/login?next=" + quote(request.path_qs, safe="/")) from None
         headers = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow", "WWW-Authenticate")}
         if is_api(request):
             return json_error(status, slug, message, headers)

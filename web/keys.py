@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from aiohttp import web
 
 from crm.database import Pool
@@ -16,9 +18,12 @@ SETTINGS = web.AppKey("settings", Settings)
 CATALOGUES = web.AppKey("catalogues", Catalogues)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TELEPHONY = web.AppKey("telephony", Telephony)
+#: The small thread pool that runs Argon2 password checks off the event loop.
+PASSWORD_EXECUTOR = web.AppKey("password_executor", ThreadPoolExecutor)
 
 USER = web.RequestKey("user", Manager)
 CSRF = web.RequestKey("csrf", str)
+SESSION_TOKEN = web.RequestKey("session_token", str)
 
 
 def current_user(request: web.Request) -> Manager:

@@ -23,10 +23,18 @@ class WebSettings:
                                  "help": "Send the session cookie over HTTPS only; set true behind TLS."})
     session_max_age_s: int = field(
         default=12 * 3600, metadata={"env": "PEREZVON_SESSION_MAX_AGE",
-                                     "help": "Seconds a login stays valid without activity."})
+                                     "help": "Seconds a login stays valid at most, however active (absolute)."})
+    session_idle_s: int = field(
+        default=2 * 3600, metadata={"env": "PEREZVON_SESSION_IDLE",
+                                    "help": "Seconds a login stays valid without any request (idle timeout)."})
+    trusted_proxies: str = field(
+        default="", metadata={"env": "PEREZVON_TRUSTED_PROXIES",
+                              "help": "Comma-separated addresses or networks of reverse proxies whose "
+                                      "X-Forwarded-For is believed; empty: the client address is the peer's."})
     login_max_failures: int = field(
         default=5, metadata={"env": "PEREZVON_LOGIN_MAX_FAILURES",
-                             "help": "Failed logins allowed per login and per client address in the window."})
+                             "help": "Failed logins allowed per (login, client address) in the window; "
+                                     "4x that per address, 10x per login from all addresses."})
     login_window_s: int = field(
         default=300, metadata={"env": "PEREZVON_LOGIN_WINDOW",
                                "help": "Seconds over which failed logins are counted before blocking."})

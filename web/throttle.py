@@ -1,14 +1,35 @@
 """Login rate limiting: a pure sliding-window counter, time passed in by the caller.
 
-Failed logins are counted per login name and per client address; once either reaches
-the limit inside the window, further attempts are refused until old failures age out.
-In-process state: with several web instances each one limits on its own.
+An attempt is checked against several buckets at once, each with its own limit: the pair
+(login, client address) with the configured limit, the client address alone (one address trying
+many logins) and the login alone (many addresses trying one login) with higher limits, so that
+someone who only knows a login cannot lock its owner out from their own address.
+
+`reserve` counts the attempt *before* the password is checked (there is an await in between, and a
+burst of parallel guesses must not all pass the check first); a successful login `release`s its
+reservation. In-process state: with several web instances each one limits on its own.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+
+#: How much more the address-only and login-only buckets allow than the (login, address) pair.
+ADDRESS_FACTOR = 4
+LOGIN_FACTOR = 10
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: str
+    limit: int
+
+
+def login_buckets(login: str, address: str, max_failures: int) -> list[Bucket]:
+    """The buckets one login attempt counts in."""
+    return [Bucket(f"pair:{login}|{address}", max_failures), Bucket(f"ip:{address}", max_failures * ADDRESS_FACTOR),
+            Bucket(f"login:{login}", max_failures * LOGIN_FACTOR)]
 
 
 @dataclass
@@ -28,21 +49,41 @@ class LoginThrottle:
             del self._failures[key]
         return times
 
-    def retry_after(self, keys: list[str], now: float) -> float:
-        """Seconds until an attempt is allowed for all `keys` (0 when allowed now)."""
+    def retry_after(self, buckets: list[Bucket], now: float) -> float:
+        """Seconds until an attempt is allowed in all `buckets` (0 when allowed now)."""
         wait = 0.0
-        for key in keys:
-            times = self._recent(key, now)
-            if len(times) >= self.max_failures:
-                wait = max(wait, times[0] + self.window_s - now)
+        for bucket in buckets:
+            times = self._recent(bucket.key, now)
+            if len(times) >= bucket.limit:
+                wait = max(wait, times[-bucket.limit] + self.window_s - now)
         return wait
 
-    def record_failure(self, keys: list[str], now: float) -> None:
+    def reserve(self, buckets: list[Bucket], now: float) -> float:
+        """Count an attempt now, before it is checked; returns 0, or the seconds to wait (nothing counted).
+
+        Check and count happen with no await in between, so parallel attempts cannot all pass.
+        """
+        wait = self.retry_after(buckets, now)
+        if wait > 0:
+            return wait
+        self.record_failure(buckets, now)
+        return 0.0
+
+    def record_failure(self, buckets: list[Bucket], now: float) -> None:
         if len(self._failures) >= self.max_keys:  # bounded memory under a flood of random logins
             for key in list(self._failures)[: self.max_keys // 10]:
                 del self._failures[key]
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
+        for bucket in buckets:
+            self._failures.setdefault(bucket.key, deque()).append(now)
+
+    def release(self, buckets: list[Bucket], now: float) -> None:
+        """Undo the reservation made at `now` (the attempt succeeded)."""
+        for bucket in buckets:
+            times = self._failures.get(bucket.key)
+            if times is not None and now in times:
+                times.remove(now)
+                if not times:
+                    del self._failures[bucket.key]
 
     def reset(self, key: str) -> None:
         self._failures.pop(key, None)

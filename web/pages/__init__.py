@@ -8,7 +8,7 @@ from decimal import Decimal
 import aiohttp_jinja2
 from aiohttp import web
 
-from web.pages import calls, customers, home, locale, managers_admin, orders, presence, routing_admin
+from web.pages import account, calls, customers, home, locale, managers_admin, orders, presence, routing_admin
 from web.pages import tasks as task_pages
 from web.pages.forms import shop_zone
 
@@ -45,3 +45,4 @@ def setup(app: web.Application) -> None:
     managers_admin.setup(app)
     calls.setup(app)
     routing_admin.setup(app)
+    account.setup(app)

@@ -18,7 +18,7 @@ from crm.errors import Conflict, InvalidInput
 from crm.models import CUSTOMER_KINDS, TASK_KINDS, Customer, CustomerKind, Manager
 from crm.tasks import TaskFilter
 from web.keys import POOL, SETTINGS, current_user
-from web.pages.forms import Form, checkbox, optional_int, query_int, redirect, split_list, text
+from web.pages.forms import Form, checkbox, optional_int, path_int, query_int, redirect, split_list, text
 from web.render import render
 
 PAGE_SIZE = 20
@@ -26,10 +26,7 @@ CARD_TASKS = 50
 
 
 def _customer_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["customer_id"])
-    except ValueError as exc:
-        raise web.HTTPNotFound() from exc
+    return path_int(request, "customer_id")
 
 
 def _form_values(customer: Customer | None, viewer: Manager) -> dict[str, Any]:

@@ -55,11 +55,27 @@ def split_list(raw: str, *, newlines: bool = True) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(separators[0]) if part.strip())
 
 
+#: PostgreSQL's bigint: a larger id cannot exist; a larger offset is no page anyone reads.
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 1_000_000
+
+
+def path_int(request: web.Request, name: str) -> int:
+    """The numeric id in the URL; 404 when it is not a number or cannot exist in the database."""
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
 def query_int(request: web.Request, name: str, default: int = 0) -> int:
     try:
-        return max(0, int(request.query.get(name, default)))
+        value = max(0, int(request.query.get(name, default)))
     except ValueError:
         return default
+    if value > MAX_OFFSET:
+        raise InvalidInput(f"{name}: at most {MAX_OFFSET}")
+    return value
 
 
 def safe_next(target: str, fallback: str = "/") -> str:

@@ -16,15 +16,12 @@ from crm.managers import ManagerInput
 from crm.models import ROLES, Manager, Role
 from crm.passwords import check_password_policy
 from web.keys import POOL, require_role
-from web.pages.forms import Form, checkbox, int_field, redirect, split_list, text
+from web.pages.forms import Form, checkbox, int_field, path_int, redirect, split_list, text
 from web.render import render
 
 
 def _manager_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["manager_id"])
-    except ValueError as exc:
-        raise web.HTTPNotFound() from exc
+    return path_int(request, "manager_id")
 
 
 def _values(manager: Manager | None) -> dict[str, Any]:

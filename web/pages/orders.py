@@ -17,17 +17,14 @@ from crm.errors import Conflict, ForbiddenTransition, InvalidInput
 from crm.models import SALES_CHANNELS, Order, SalesChannel
 from crm.orders import OrderInput
 from web.keys import POOL, SETTINGS, current_user
-from web.pages.forms import Form, redirect, text
+from web.pages.forms import Form, path_int, redirect, text
 from web.render import render
 
 ITEM_ROWS = 5
 
 
 def _int_param(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError as exc:
-        raise web.HTTPNotFound() from exc
+    return path_int(request, name)
 
 
 async def render_order(request: web.Request, order: Order, extra: dict[str, Any] | None = None, *,

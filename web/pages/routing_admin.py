@@ -22,7 +22,7 @@ from crm.models import CUSTOMER_KINDS, SALES_CHANNELS, STICKY_SOURCES, Manager, 
 from crm.models import RoutingSchedule as Schedule
 from web.keys import CATALOGUES, POOL, require_role
 from web.pages import routing_forms as rf
-from web.pages.forms import Form, redirect, text
+from web.pages.forms import Form, path_int, redirect, text
 from web.render import locale_of, render
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,7 @@ Refusal = (InvalidInput, Conflict)
 
 
 def _id(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError as exc:
-        raise web.HTTPNotFound() from exc
+    return path_int(request, name)
 
 
 def _translator(request: web.Request) -> rf.Translate:

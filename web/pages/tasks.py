@@ -16,7 +16,16 @@ from crm.models import TASK_KINDS, TASK_STATUSES, Manager, TaskKind, TaskStatus
 from crm.tasks import TaskFilter, TaskInput
 from web.keys import POOL, current_user
 from web.pages.customers import render_card
-from web.pages.forms import optional_int, parse_local_datetime, query_int, redirect, safe_next, shop_zone, text
+from web.pages.forms import (
+    optional_int,
+    parse_local_datetime,
+    path_int,
+    query_int,
+    redirect,
+    safe_next,
+    shop_zone,
+    text,
+)
 from web.render import render
 
 PAGE_SIZE = 50
@@ -59,10 +68,7 @@ async def task_list(request: web.Request) -> web.StreamResponse:
 
 async def complete(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
-    try:
-        task_id = int(request.match_info["task_id"])
-    except ValueError as exc:
-        raise web.HTTPNotFound() from exc
+    task_id = path_int(request, "task_id")
     form = await request.post()
     outcome: TaskStatus = "cancelled" if text(form, "outcome") == "cancelled" else "done"
     await tasks.close_task(request.app[POOL], task_id, user, status=outcome, result_note=text(form, "result_note"))
@@ -72,10 +78,7 @@ async def complete(request: web.Request) -> web.StreamResponse:
 async def create_for_customer(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     pool = request.app[POOL]
-    try:
-        customer_id = int(request.match_info["customer_id"])
-    except ValueError as exc:
-        raise web.HTTPNotFound() from exc
+    customer_id = path_int(request, "customer_id")
     customer = await customers.get_customer(pool, customer_id, user)
     form = await request.post()
     values: dict[str, Any] = {"kind": text(form, "kind"), "title": text(form, "title"),
