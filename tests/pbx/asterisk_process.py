@@ -47,6 +47,8 @@ class Asterisk:
     scratch: ScratchDir
     process: asyncio.subprocess.Process
     console_log: Path
+    #: Characters of the full log written by the time Asterisk was fully booted.
+    boot_log_size: int = 0
 
     async def cli(self, command: str, timeout_s: float = 15) -> str:
         """`asterisk -C ... -rx COMMAND`: the command's output (raises on a non-zero exit or a timeout)."""
@@ -69,10 +71,14 @@ class Asterisk:
         path = self.scratch.full_log
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
-    def log_lines(self, *levels: str) -> list[str]:
-        """Lines of the full log at these levels, e.g. `log_lines("ERROR", "WARNING")`."""
+    def log_lines(self, *levels: str, boot_only: bool = False) -> list[str]:
+        """Lines of the full log at these levels, e.g. `log_lines("ERROR", "WARNING")`; `boot_only`: only
+        what was logged while loading (until fully booted), whatever the tests did since."""
+        text = self.full_log()
+        if boot_only:
+            text = text[:self.boot_log_size]
         marks = tuple(f"] {level}[" for level in levels)
-        return [line for line in self.full_log().splitlines() if any(mark in line for mark in marks)]
+        return [line for line in text.splitlines() if any(mark in line for mark in marks)]
 
     async def wait_for_cli(self, command: str, predicate: str, timeout_s: float = 15,
                            interval_s: float = 0.1) -> str:
@@ -108,6 +114,7 @@ async def start_asterisk(scratch: ScratchDir, boot_timeout_s: float = 60) -> Ast
         await asyncio.sleep(0.05)
     # Blocks inside Asterisk until every module has loaded (the same moment AMI sends FullyBooted).
     await asterisk.cli("core waitfullybooted", timeout_s=max(1.0, deadline - time.monotonic()))
+    asterisk.boot_log_size = len(asterisk.full_log())
     return asterisk
 
 

@@ -1,0 +1,120 @@
+"""The PBX tier: a real Asterisk 22 (built once into ~/.cache/perezvon by tools/asterisk/build.sh), sipp
+as the provider and the desk phones, and the real `perezvon serve` process.
+
+Session fixtures, in the order they build on each other:
+    asterisk_prefix   the install prefix; builds Asterisk when the cache lacks it. A failed build FAILS
+                      the tier: only PEREZVON_SKIP_PBX=1 skips it (for machines without a toolchain).
+    asterisk          a running Asterisk on a scratch copy of asterisk-conf/ (scratch_conf.py), fully booted
+    perezvon          `perezvon serve` on its own embedded PostgreSQL, AMI connected to that Asterisk,
+                      answering its FastAGI; staff 101..105 online, open around the clock
+Per test:
+    workdir           where this test's sipp files go
+    phones            `await phones.start("101", PhoneBehaviour(...))`; every phone is switched off
+                      (unregistered) after the test
+The fast suite does not collect this directory (Makefile: `pytest --ignore=tests/pbx`); `make test-pbx` runs it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.pbx.asterisk_process import Asterisk, AsteriskError, build_asterisk, start_asterisk, stop_asterisk
+from tests.pbx.phones import Phone, PhoneBehaviour, start_phone, stop_phone
+from tests.pbx.ports import free_port, free_tcp_and_udp_port, free_udp_range
+from tests.pbx.scratch_conf import PROVIDER_HOST, ScratchValues, make_scratch
+from tests.pbx.service_process import (
+    OPERATOR_LOGINS,
+    Service,
+    ServiceConfig,
+    create_staff,
+    open_around_the_clock,
+    set_presence,
+    start_service,
+    stop_service,
+)
+
+SKIP_VARIABLE = "PEREZVON_SKIP_PBX"
+
+
+@pytest.fixture(scope="session")
+def asterisk_prefix() -> Path:
+    if os.environ.get(SKIP_VARIABLE) == "1":
+        pytest.skip(f"{SKIP_VARIABLE}=1: the PBX tier is skipped on request")
+    try:
+        return build_asterisk()
+    except AsteriskError as exc:
+        pytest.fail(f"the PBX tier needs Asterisk, and it could not be built (set {SKIP_VARIABLE}=1 to skip "
+                    f"the tier on purpose): {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def scratch_values(tmp_path_factory: pytest.TempPathFactory) -> ScratchValues:
+    """Free loopback ports for this run, and the secrets the scratch config uses."""
+    rtp_start, rtp_end = free_udp_range(200)
+    root = tmp_path_factory.mktemp("pbx")
+    return ScratchValues(sip_port=free_tcp_and_udp_port(), ami_port=free_port(), rtp_start=rtp_start, rtp_end=rtp_end,
+                         provider_port=free_tcp_and_udp_port(PROVIDER_HOST), agi_port=free_port(),
+                         recordings_dir=root / "recordings")
+
+
+@pytest.fixture(scope="session")
+async def asterisk(asterisk_prefix: Path, scratch_values: ScratchValues,
+                   tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Asterisk]:
+    scratch = make_scratch(tmp_path_factory.mktemp("asterisk"), asterisk_prefix, scratch_values)
+    pbx = await start_asterisk(scratch)
+    try:
+        yield pbx
+    finally:
+        await stop_asterisk(pbx)
+
+
+@pytest.fixture(scope="session")
+async def perezvon(asterisk: Asterisk, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    values = asterisk.scratch.values
+    config = ServiceConfig(data_dir=tmp_path_factory.mktemp("perezvon") / "data", ami_port=values.ami_port,
+                           ami_secret=values.ami_secret, agi_port=values.agi_port)
+    token = await create_staff(config)
+    service = await start_service(config, token)
+    try:
+        await open_around_the_clock(config.base_url)
+        for login in OPERATOR_LOGINS.values():
+            await set_presence(config.base_url, login, "online")
+        yield service
+    finally:
+        await stop_service(service)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+class Phones:
+    """Starts desk phones for one test and switches them all off afterwards."""
+
+    def __init__(self, asterisk: Asterisk, workdir: Path) -> None:
+        self.asterisk = asterisk
+        self.workdir = workdir
+        self.started: list[Phone] = []
+
+    async def start(self, ext: str, behaviour: PhoneBehaviour | None = None) -> Phone:
+        phone = await start_phone(self.asterisk, ext, self.workdir, behaviour or PhoneBehaviour())
+        self.started.append(phone)
+        return phone
+
+    async def stop_all(self) -> None:
+        while self.started:
+            await stop_phone(self.started.pop())
+
+
+@pytest.fixture
+async def phones(asterisk: Asterisk, workdir: Path) -> AsyncIterator[Phones]:
+    started = Phones(asterisk, workdir)
+    try:
+        yield started
+    finally:
+        await started.stop_all()

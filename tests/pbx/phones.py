@@ -1,0 +1,85 @@
+"""Operator desk phones (pjsip.conf endpoints 101..105) played by sipp.
+
+A phone registers with digest auth, answers Asterisk's qualify OPTIONS and MWI NOTIFY whenever they
+come, and handles INVITEs as its `PhoneBehaviour` says. `start_phone` returns only once Asterisk
+lists the new contact as reachable: routing rings only phones Asterisk reports registered, so a test
+that calls before that would test a race, not the product.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tests.pbx.asterisk_process import Asterisk
+from tests.pbx.scratch_conf import PBX_HOST
+from tests.pbx.sipp_process import Sipp, SippError, start_sipp
+
+
+@dataclass(frozen=True)
+class PhoneBehaviour:
+    """What the phone does with an INVITE.
+
+    answer: answer after `answer_ms`; hang up after `hangup_ms` (the operator hangs up), or with
+    `hangup_ms` 0 wait for the other side's BYE. busy: 486. ring: ring until CANCEL.
+    """
+
+    mode: Literal["answer", "busy", "ring"] = "answer"
+    answer_ms: int = 500
+    hangup_ms: int = 0
+
+
+@dataclass
+class Phone:
+    ext: str
+    sipp: Sipp
+    asterisk: Asterisk
+    workdir: Path
+
+    async def wait_event(self, what: str, count: int = 1, timeout_s: float = 30) -> list[str]:
+        """Wait for the phone's log: "INVITE", "answered", "hung up", "other side hung up", "busy", "cancelled"."""
+        return await self.sipp.wait_log(f"perezvon-phone: {what}", timeout_s, count)
+
+
+def _password(asterisk: Asterisk, ext: str) -> str:
+    return asterisk.scratch.values.phone_passwords[ext]
+
+
+async def start_phone(asterisk: Asterisk, ext: str, workdir: Path,
+                      behaviour: PhoneBehaviour = PhoneBehaviour(), timeout_s: float = 15) -> Phone:
+    """Register phone `ext` on 127.0.0.1 (a free port) and wait until Asterisk finds it reachable."""
+    sets = {"mode": behaviour.mode, "answer_ms": str(behaviour.answer_ms), "hangup_ms": str(behaviour.hangup_ms)}
+    sipp = await start_sipp(f"phone-{ext}", "phone_register.xml", f"{PBX_HOST}:{asterisk.scratch.values.sip_port}",
+                            workdir, host=PBX_HOST, keys={"ext": ext, "expires": "3600"}, sets=sets,
+                            ooc_scenario="phone_inbound.xml", auth=(ext, _password(asterisk, ext)))
+    phone = Phone(ext, sipp, asterisk, workdir)
+    try:
+        await sipp.wait_log(f"perezvon-phone: registered {ext}", timeout_s)
+        contact = f"{ext}/sip:{ext}@{PBX_HOST}:{sipp.port}"
+        deadline = time.monotonic() + timeout_s
+        while True:
+            out = await asterisk.cli(f"pjsip show contacts like {ext}")
+            if any(contact in line and " Avail " in line for line in out.splitlines()):
+                break
+            if time.monotonic() > deadline:
+                raise SippError(f"Asterisk never found {contact} reachable:\n{out}\n{sipp.describe()}")
+            await asyncio.sleep(0.1)
+    except BaseException:
+        await sipp.stop()
+        raise
+    return phone
+
+
+async def stop_phone(phone: Phone) -> None:
+    """Switch the phone off cleanly: stop it, then remove its registration (no stale contact for the next test)."""
+    await phone.sipp.stop()
+    values = phone.asterisk.scratch.values
+    unregister = await start_sipp(f"phone-{phone.ext}-unregister", "phone_unregister.xml",
+                                  f"{PBX_HOST}:{values.sip_port}", phone.workdir, host=PBX_HOST,
+                                  keys={"ext": phone.ext}, auth=(phone.ext, _password(phone.asterisk, phone.ext)))
+    status = await unregister.wait(15)
+    if status != 0:
+        raise SippError(f"unregistering {phone.ext} failed ({status}):\n{unregister.describe()}")

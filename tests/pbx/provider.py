@@ -1,0 +1,62 @@
+"""The provider (SIP trunk) played by sipp on 127.0.0.2: customers calling the shop.
+
+pjsip.conf identifies the trunk by source address (`trunk-identify match`); the tier's scratch config
+sets that to 127.0.0.2, so only these sipp processes are "the provider" while the phones on
+127.0.0.1 authenticate as themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tests.pbx.asterisk_process import Asterisk
+from tests.pbx.scratch_conf import PBX_HOST, PROVIDER_HOST
+from tests.pbx.sipp_process import ANONYMOUS, Sipp, name_addr, start_sipp
+
+#: The shop's number in the shipped extensions.conf (DEFAULT_DID, the trunk's contact_user).
+SHOP_DID = "74951234500"
+
+
+@dataclass(frozen=True)
+class InboundCall:
+    """One customer call from the provider.
+
+    mode hangup: the customer hangs up `talk_ms` after the answer; cancel: the customer gives up
+    `cancel_ms` after the first ringing; wait: the customer waits for Asterisk's BYE.
+    `caller` None: an anonymous caller. `caller_name`: the display name, sent as it is (escaped).
+    """
+
+    caller: str | None = "79161234567"
+    caller_name: str | None = None
+    did: str = SHOP_DID
+    mode: Literal["hangup", "cancel", "wait"] = "hangup"
+    talk_ms: int = 2000
+    cancel_ms: int = 3000
+
+    def from_header(self) -> str:
+        if self.caller is None:
+            return ANONYMOUS
+        return name_addr(self.caller, PROVIDER_HOST, self.caller_name)
+
+
+@dataclass
+class ProviderCall:
+    sipp: Sipp
+
+    async def wait_event(self, what: str, timeout_s: float = 30) -> list[str]:
+        """Wait for "ringing", "answered", "hung up", "asterisk hung up", "cancelled" or "failed"."""
+        return await self.sipp.wait_log(f"perezvon-provider: {what}", timeout_s)
+
+    async def finish(self, timeout_s: float = 120) -> int:
+        """Wait for the call to end; sipp's exit status (0 when the scenario ran to its end)."""
+        return await self.sipp.wait(timeout_s)
+
+
+async def call_in(asterisk: Asterisk, call: InboundCall, workdir: Path, name: str = "provider") -> ProviderCall:
+    """Start the provider's INVITE to `call.did` (sipp exits when the call is over)."""
+    sets = {"mode": call.mode, "talk_ms": str(call.talk_ms), "cancel_ms": str(call.cancel_ms)}
+    sipp = await start_sipp(name, "provider_call_in.xml", f"{PBX_HOST}:{asterisk.scratch.values.sip_port}", workdir,
+                            host=PROVIDER_HOST, keys={"from": call.from_header()}, sets=sets, service=call.did)
+    return ProviderCall(sipp)
