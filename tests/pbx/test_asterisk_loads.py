@@ -26,7 +26,8 @@ def test_the_readme_names_these_contexts() -> None:
 
 async def test_loads_with_no_error_or_warning(asterisk: Asterisk) -> None:
     assert asterisk.full_log(), "the full log (logger.conf) is empty: nothing to check"
-    assert asterisk.log_lines("ERROR") == []
+    # Only what loading logged: the calls of other tests may warn for good reasons (perezvon down...).
+    assert asterisk.log_lines("ERROR", boot_only=True) == []
     assert asterisk.log_lines("WARNING", boot_only=True) == []
 
 

@@ -1,0 +1,59 @@
+"""Reading back what a call left behind: perezvon's call record (`GET /api/v1/calls`) and Asterisk's CDR.
+
+Both are written a moment after the last BYE (perezvon when the AMI Hangup events arrive, cdr_custom
+when the CDR is finalised), so the readers poll with a deadline for an observable end instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tests.pbx.service_process import Service
+
+#: cdr_custom.conf's column order (asterisk-conf/cdr_custom.conf).
+CDR_COLUMNS = ("linkedid", "uniqueid", "start", "answer", "end", "clid", "src", "dst", "dcontext", "channel",
+               "dstchannel", "lastapp", "lastdata", "duration", "billsec", "disposition", "userfield", "sequence")
+
+Call = dict[str, Any]
+
+
+async def wait_for_calls(service: Service, phone: str, count: int = 1, timeout_s: float = 30,
+                         done: Callable[[Call], bool] = lambda call: call.get("ended_at") is not None
+                         and call.get("outcome") is not None) -> list[Call]:
+    """The calls `GET /api/v1/calls?phone=` lists for this number, once `count` of them are finished."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page = await service.get_json(f"/api/v1/calls?phone={quote(phone)}")
+        items: list[Call] = page.get("items", []) if isinstance(page, dict) else []
+        if len([call for call in items if done(call)]) >= count:
+            return items
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {count} finished call(s) for {phone} within {timeout_s} s; last answer: {page}")
+        await asyncio.sleep(0.2)
+
+
+def read_cdr(path: Path) -> list[dict[str, str]]:
+    """Every row cdr_custom has written so far."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return [dict(zip(CDR_COLUMNS, row, strict=False)) for row in csv.reader(io.StringIO(text)) if row]
+
+
+async def wait_for_cdr(path: Path, linkedid: str, timeout_s: float = 15) -> list[dict[str, str]]:
+    """The CDR rows of one call (by Linkedid), once there is at least one."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = [row for row in read_cdr(path) if row["linkedid"] == linkedid]
+        if rows:
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no CDR row for {linkedid} in {path} within {timeout_s} s")
+        await asyncio.sleep(0.1)

@@ -1,0 +1,41 @@
+"""Inbound calls through the real Asterisk, the real dialplan and the real perezvon router and call record.
+
+The provider (sipp on 127.0.0.2) calls the shop's number; the dialplan asks perezvon's FastAGI router;
+the operator's desk phone (sipp) rings and answers. Each test reads the call back through
+`GET /api/v1/calls`, and checks that Asterisk's own CDR (cdr_custom's CSV) tells the same story.
+Each test calls from its own number, so tests never read each other's calls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.pbx.asterisk_process import Asterisk
+from tests.pbx.conftest import Phones
+from tests.pbx.phones import PhoneBehaviour
+from tests.pbx.provider import InboundCall, call_in
+from tests.pbx.records import wait_for_calls, wait_for_cdr
+from tests.pbx.service_process import Service
+
+
+async def test_inbound_answered_customer_hangs_up(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                                   workdir: Path) -> None:
+    phone = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
+    call = await call_in(asterisk, InboundCall(caller="79161110001", talk_ms=2000, mode="hangup"), workdir)
+    assert await call.finish() == 0, call.sipp.describe()
+    await phone.wait_event("other side hung up")
+
+    [record] = await wait_for_calls(perezvon, "+79161110001")
+    assert record["direction"] == "inbound", record
+    assert record["outcome"] == "answered", record
+    assert record["answered_by"] == "101", record
+    assert record["hung_up_by"] == "customer", record
+    assert abs(record["talk_s"] - 2.0) <= 1.0, record
+    assert record["did"] == "74951234500", record
+
+    rows = await wait_for_cdr(asterisk.scratch.cdr_csv, record["linkedid"])
+    answered = [row for row in rows if row["dstchannel"].startswith("PJSIP/101-")]
+    assert answered, rows
+    assert answered[0]["disposition"] == "ANSWERED", rows
+    assert abs(int(answered[0]["billsec"]) - record["talk_s"]) <= 1.0, (rows, record)
+    assert answered[0]["src"] == "79161110001", rows
