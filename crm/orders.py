@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal, DecimalException
 from typing import Any
 
 import asyncpg
@@ -21,6 +22,11 @@ SELECT o.*, c.name AS customer_name, m.display_name AS manager_name
 FROM orders o JOIN customers c ON c.id = o.customer_id LEFT JOIN managers m ON m.id = o.manager_id
 """
 MAX_ITEMS = 200
+#: Every amount (an item's price, the total, the items' sum) is 0 <= amount < 10^12 with two decimals
+#: (numeric(14, 2)); a quantity is a whole number 1..MAX_QTY.
+MAX_AMOUNT = Decimal("1e12")
+CENT = Decimal("0.01")
+MAX_QTY = 100_000
 
 
 @dataclass(frozen=True)
@@ -34,8 +40,60 @@ class OrderInput:
     manager_id: int | None = None
     channel: SalesChannel = "site"
     items: tuple[dict[str, Any], ...] = ()
-    total: Decimal | str | int | float = Decimal(0)
+    #: None: the sum of the items. Given with items, it must equal their sum.
+    total: Decimal | str | int | float | None = None
     currency: str = "RUB"
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """A change of an order's items or total, with who and when (status changes: StatusChange)."""
+
+    changed_by: int | None
+    changed_by_name: str | None
+    changed_at: datetime
+    old_total: Decimal
+    new_total: Decimal
+    old_items: tuple[dict[str, Any], ...]
+    new_items: tuple[dict[str, Any], ...]
+
+
+def clean_amount(value: object, field: str) -> Decimal:
+    """A money amount: finite, 0 <= amount < 10^12, rounded to cents. Checked before any arithmetic,
+    so `1e200000000` is refused rather than expanded."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"{field} must be a number")
+    try:
+        amount = Decimal(str(value).strip())
+    except (DecimalException, ValueError) as exc:
+        raise InvalidInput(f"{field} must be a number") from exc
+    if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
+        raise InvalidInput(f"{field} must be between 0 and 10^12")
+    # Round first, then check again: 999999999999.999 rounds up to 10^12, past numeric(14, 2).
+    amount = amount.quantize(CENT)
+    if amount >= MAX_AMOUNT:
+        raise InvalidInput(f"{field} must be between 0 and 10^12")
+    return amount
+
+
+def clean_qty(value: object) -> int:
+    if isinstance(value, bool):
+        raise InvalidInput("items: qty must be a whole number")
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        raise InvalidInput(f"items: qty must be a whole number from 1 to {MAX_QTY}")
+    qty = int(text)
+    if not 1 <= qty <= MAX_QTY:
+        raise InvalidInput(f"items: qty must be a whole number from 1 to {MAX_QTY}")
+    return qty
+
+
+def items_sum(items: list[dict[str, Any]]) -> Decimal:
+    """The sum of cleaned items (each price < 10^12, qty <= 10^5: exact in Decimal), itself bounded."""
+    total = sum((Decimal(i["price"]) * i["qty"] for i in items), Decimal(0))
+    if total >= MAX_AMOUNT:
+        raise InvalidInput("items: their sum must be below 10^12")
+    return total.quantize(CENT)
 
 
 def _clean_items(items: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
@@ -46,40 +104,48 @@ def _clean_items(items: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise InvalidInput("items: each item must be an object")
         name = clean_text(str(item.get("name", "")), "item name", max_len=300, min_len=1)
-        try:
-            qty = int(item.get("qty", 1))
-            price = Decimal(str(item.get("price", 0)))
-        except (ValueError, TypeError, InvalidOperation) as exc:
-            raise InvalidInput("items: qty must be an integer and price a number") from exc
-        if not 1 <= qty <= 100000 or not price.is_finite() or price < 0:
-            raise InvalidInput("items: qty 1-100000, price >= 0")
+        qty = clean_qty(item.get("qty", 1))
+        price = clean_amount(item.get("price", 0), "items: price")
         sku = clean_text(str(item.get("sku", "")), "item sku", max_len=64)
         cleaned.append({"sku": sku, "name": name, "qty": qty, "price": str(price)})
     return cleaned
 
 
-def _clean_money(total: Decimal | str | int | float, currency: str) -> tuple[Decimal, str]:
-    try:
-        amount = Decimal(str(total))
-    except InvalidOperation as exc:
-        raise InvalidInput("total must be a number") from exc
-    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
-        raise InvalidInput("total must be between 0 and 10^12")
-    # Round first, then check again: 999999999999.999 rounds up to 10^12, past numeric(14, 2).
-    amount = amount.quantize(Decimal("0.01"))
-    if amount >= Decimal("1e12"):
-        raise InvalidInput("total must be between 0 and 10^12")
+def _currency(currency: str) -> str:
     currency = currency.strip().upper()
     if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
         raise InvalidInput("currency: a three-letter ISO 4217 code")
-    return amount, currency
+    return currency
+
+
+def _checked_total(total: Decimal | str | int | float | None, items: list[dict[str, Any]]) -> Decimal:
+    """The total: the items' sum when not given; when given with items, it must equal their sum."""
+    if total is None:
+        return items_sum(items)
+    amount = clean_amount(total, "total")
+    if items and amount != (expected := items_sum(items)):
+        raise InvalidInput(f"total {amount} does not match the items' sum {expected}")
+    return amount
+
+
+def _item_out(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as stored, its price with two decimals (rows stored before the bound had e.g. "4590")."""
+    price = item.get("price")
+    try:
+        amount = Decimal(str(price))
+        if amount.is_finite() and 0 <= amount < MAX_AMOUNT:
+            return {**item, "price": str(amount.quantize(CENT))}
+    except DecimalException:
+        pass
+    return item
 
 
 def _order(row: asyncpg.Record) -> Order:
     return Order(
         id=row["id"], number=row["number"], customer_id=row["customer_id"], customer_name=row["customer_name"],
         manager_id=row["manager_id"], manager_name=row["manager_name"], channel=row["channel"],
-        items=tuple(row["items"]), total=row["total"], currency=row["currency"], status=row["status"],
+        items=tuple(_item_out(i) for i in row["items"]), total=row["total"], currency=row["currency"],
+        status=row["status"],
         status_changed_at=row["status_changed_at"], created_at=row["created_at"], updated_at=row["updated_at"],
     )
 
@@ -125,7 +191,7 @@ async def create_order(pool: Pool, data: OrderInput, created_by: int | None, *,
     if data.channel not in SALES_CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(SALES_CHANNELS)}")
     items = _clean_items(data.items)
-    total, currency = _clean_money(data.total, data.currency)
+    total, currency = _checked_total(data.total, items), _currency(data.currency)
     async with pool.acquire() as conn, conn.transaction():
         if data.manager_id is not None and not await conn.fetchval(
                 "SELECT 1 FROM managers WHERE id = $1", data.manager_id):
@@ -146,23 +212,49 @@ async def create_order(pool: Pool, data: OrderInput, created_by: int | None, *,
 
 
 async def update_order(pool: Pool, order_id: int, *, manager_id: int | None, channel: SalesChannel,
-                       items: tuple[dict[str, Any], ...], total: Decimal | str | int | float,
-                       currency: str) -> Order:
-    """Change what an order holds; the status changes only through `change_status`."""
+                       items: tuple[dict[str, Any], ...], total: Decimal | str | int | float | None,
+                       currency: str, changed_by: int | None = None) -> Order:
+    """Change what an order holds; the status changes only through `change_status`.
+
+    `total` None: the items' sum. A change of items or total is kept in the order's change history
+    with `changed_by` and the time.
+    """
     if channel not in SALES_CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(SALES_CHANNELS)}")
     clean_items = _clean_items(items)
-    amount, currency = _clean_money(total, currency)
+    given = None if total is None else clean_amount(total, "total")
+    currency = _currency(currency)
     async with pool.acquire() as conn, conn.transaction():
         if manager_id is not None and not await conn.fetchval("SELECT 1 FROM managers WHERE id = $1", manager_id):
             raise InvalidInput(f"no manager {manager_id}")
-        updated = await conn.fetchval(
-            """UPDATE orders SET manager_id = $2, channel = $3, items = $4, total = $5, currency = $6,
-                   updated_at = now() WHERE id = $1 RETURNING id""",
-            order_id, manager_id, channel, clean_items, amount, currency)
-        if updated is None:
+        before = await conn.fetchrow("SELECT items, total FROM orders WHERE id = $1 FOR UPDATE", order_id)
+        if before is None:
             raise NotFound(f"no order {order_id}")
+        # Items and total left as they were are not re-checked (an order stored before the check existed
+        # may disagree): changing its manager must still work.
+        unchanged = before["items"] == clean_items and before["total"] == given
+        amount = given if unchanged and given is not None else _checked_total(given, clean_items)
+        await conn.execute(
+            """UPDATE orders SET manager_id = $2, channel = $3, items = $4, total = $5, currency = $6,
+                   updated_at = now() WHERE id = $1""",
+            order_id, manager_id, channel, clean_items, amount, currency)
+        if before["items"] != clean_items or before["total"] != amount:
+            await conn.execute(
+                """INSERT INTO order_changes (order_id, changed_by, old_total, new_total, old_items, new_items)
+                   VALUES ($1, $2, $3, $4, $5, $6)""",
+                order_id, changed_by, before["total"], amount, before["items"], clean_items)
     return await get_order(pool, order_id)
+
+
+async def order_changes(pool: Pool, order_id: int) -> list[OrderChange]:
+    """The order's item and total changes, oldest first."""
+    rows = await pool.fetch(
+        """SELECT h.*, m.display_name AS changed_by_name FROM order_changes h
+           LEFT JOIN managers m ON m.id = h.changed_by WHERE h.order_id = $1 ORDER BY h.changed_at, h.id""",
+        order_id)
+    return [OrderChange(changed_by=r["changed_by"], changed_by_name=r["changed_by_name"],
+                        changed_at=r["changed_at"], old_total=r["old_total"], new_total=r["new_total"],
+                        old_items=tuple(r["old_items"]), new_items=tuple(r["new_items"])) for r in rows]
 
 
 async def change_status(pool: Pool, order_id: int, to_status: str, changed_by: int | None,

@@ -140,12 +140,18 @@ async def test_patch_order(client: Client, pool: Pool, make_manager: MakeManager
     auth = await bearer(pool, manager)
     order = await post_order(client, auth, number="P-1", customer_phone="+79031112233", items=ITEMS, total="1990")
     url = f"/api/v1/orders/{order['id']}"
-    response = await client.patch(url, json={"total": "2100.5", "manager_id": manager.id, "channel": "phone"},
+    # A total that disagrees with the items is refused; the items' sum is the total.
+    mismatch = await client.patch(url, json={"total": "2100.5"}, headers=auth)
+    assert mismatch.status == 422 and "sum" in (await mismatch.json())["message"]
+    response = await client.patch(url, json={"total": "1990", "manager_id": manager.id, "channel": "phone"},
                                   headers=auth)
     assert response.status == 200
     body = await response.json()
-    assert body["total"] == "2100.50" and body["manager_id"] == manager.id and body["channel"] == "phone"
+    assert body["total"] == "1990.00" and body["manager_id"] == manager.id and body["channel"] == "phone"
     assert body["items"] == order["items"] and body["currency"] == "RUB"
+    repriced = await client.patch(url, json={"items": [{"name": "Чайник", "qty": 1, "price": "2100.5"}]},
+                                  headers=auth)
+    assert repriced.status == 200 and (await repriced.json())["total"] == "2100.50"
     status_patch = await client.patch(url, json={"status": "completed"}, headers=auth)
     assert status_patch.status == 422 and (await status_patch.json())["error"] == "unknown-field"
     assert (await (await client.get(url, headers=auth)).json())["status"] == "new"

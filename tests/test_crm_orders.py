@@ -233,7 +233,7 @@ async def test_items_and_money_are_normalised(pool: Pool) -> None:
     order = await _order(pool, items=({"sku": " SKU-1 ", "name": "Чайник\x00", "qty": "2", "price": 2490},
                                       {"name": "Фен", "price": "2990.50"}),
                          total=7970.5, currency=" usd ", channel="marketplace")
-    assert order.items == ({"sku": "SKU-1", "name": "Чайник", "qty": 2, "price": "2490"},
+    assert order.items == ({"sku": "SKU-1", "name": "Чайник", "qty": 2, "price": "2490.00"},
                            {"sku": "", "name": "Фен", "qty": 1, "price": "2990.50"})
     assert order.total == Decimal("7970.50") and order.currency == "USD" and order.channel == "marketplace"
     largest = await _order(pool, "1002", total="999999999999.99")

@@ -215,6 +215,14 @@ class Body:
             raise invalid(f"{self._prefix}{name}: must be a finite number")
         return amount
 
+    def opt_money(self, name: str) -> Decimal | None:
+        """`money` when the field is present (null is refused), None when it is absent."""
+        if name not in self._data:
+            return None
+        if self._data[name] is None:
+            raise invalid(f"{self._prefix}{name}: must be a decimal string or a number")
+        return self.money(name)
+
     def opt_datetime(self, name: str) -> datetime | None:
         value = self._data.get(name)
         if value is None:

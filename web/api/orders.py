@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -57,7 +56,7 @@ async def create_order(request: web.Request) -> web.Response:
         manager_id=body.opt_id("manager_id"),
         channel=body.choice("channel", SALES_CHANNELS, "site"),
         items=body.items("items", ()),
-        total=body.money("total", Decimal(0)),
+        total=body.opt_money("total"),
         currency=body.text("currency", "RUB"),
     )
     if data.customer_id is not None and data.customer_phone is not None:
@@ -87,8 +86,10 @@ async def patch_order(request: web.Request) -> web.Response:
         manager_id=body.opt_id("manager_id", current.manager_id),
         channel=body.choice("channel", SALES_CHANNELS, current.channel),
         items=body.items("items", current.items),
-        total=body.money("total", current.total),
+        # New items without a total: the total becomes their sum; otherwise it is checked against them.
+        total=body.opt_money("total") if body.has("items") else body.money("total", current.total),
         currency=body.text("currency", current.currency),
+        changed_by=current_user(request).id,
     )
     return await _respond(request, order)
 

@@ -7,7 +7,6 @@ is refused by `crm.orders.change_status`, and the page says so without changing 
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -30,8 +29,9 @@ def _int_param(request: web.Request, name: str) -> int:
 async def render_order(request: web.Request, order: Order, extra: dict[str, Any] | None = None, *,
                        status: int = 200) -> web.Response:
     pool = request.app[POOL]
-    history, workflow = await asyncio.gather(orders.status_history(pool, order.id), orders.load_workflow(pool))
-    context: dict[str, Any] = {"order": order, "history": history, "workflow": workflow,
+    history, changes, workflow = await asyncio.gather(orders.status_history(pool, order.id),
+                                                      orders.order_changes(pool, order.id), orders.load_workflow(pool))
+    context: dict[str, Any] = {"order": order, "history": history, "changes": changes, "workflow": workflow,
                                "next_statuses": workflow.next_statuses(order.status), "error": None}
     context.update(extra or {})
     return render("orders/view.html", request, context, status=status)
@@ -70,15 +70,10 @@ def _items(form: Form) -> tuple[dict[str, Any], ...]:
                  for name, qty, price in _item_rows(form) if name.strip())
 
 
-def _total(form: Form, items: tuple[dict[str, Any], ...]) -> Decimal | str:
-    """The typed total, or the sum of the items when the total is left empty."""
+def _total(form: Form) -> str | None:
+    """The typed total, or None (the CRM sums the items) when it is left empty."""
     raw = text(form, "total").strip().replace(",", ".")
-    if raw:
-        return raw
-    try:
-        return sum((Decimal(str(i["price"])) * int(i["qty"]) for i in items), Decimal(0))
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidInput("items: qty must be an integer and price a number") from exc
+    return raw or None
 
 
 def _empty_values() -> dict[str, Any]:
@@ -117,7 +112,7 @@ async def create_order(request: web.Request) -> web.StreamResponse:
         items = _items(form)
         order = await orders.create_order(pool, OrderInput(
             number=text(form, "number"), customer_id=customer.id, manager_id=user.id, channel=checked_channel,
-            items=items, total=_total(form, items), currency=text(form, "currency", "RUB")), user.id,
+            items=items, total=_total(form), currency=text(form, "currency", "RUB")), user.id,
             default_region=request.app[SETTINGS].crm.default_region)
     except (InvalidInput, Conflict) as exc:
         return await _render_new(request, customer.id, _submitted(form), exc.message, exc.http_status)
