@@ -83,3 +83,29 @@ async def stop_phone(phone: Phone) -> None:
     status = await unregister.wait(15)
     if status != 0:
         raise SippError(f"unregistering {phone.ext} failed ({status}):\n{unregister.describe()}")
+
+
+@dataclass(frozen=True)
+class OutgoingCall:
+    """A call the operator dials on the desk phone: to a customer number (through the trunk) or an extension.
+
+    mode hangup: the operator hangs up `talk_ms` after the answer; cancel: gives up `cancel_ms` after the
+    first ringing; wait: waits for the other side's BYE.
+    """
+
+    number: str
+    mode: Literal["hangup", "cancel", "wait"] = "hangup"
+    talk_ms: int = 2000
+    cancel_ms: int = 3000
+
+
+async def call_out(asterisk: Asterisk, ext: str, call: OutgoingCall, workdir: Path) -> Sipp:
+    """Start the outgoing call from `ext` (its own sipp process; it ends when the call does).
+
+    Log events: "outgoing ringing", "outgoing answered", "outgoing hung up", "outgoing other side hung up",
+    "outgoing cancelled", "outgoing failed" (prefixed "perezvon-phone: ").
+    """
+    sets = {"mode": call.mode, "talk_ms": str(call.talk_ms), "cancel_ms": str(call.cancel_ms)}
+    return await start_sipp(f"phone-{ext}-out", "phone_call_out.xml", f"{PBX_HOST}:{asterisk.scratch.values.sip_port}",
+                            workdir, host=PBX_HOST, keys={"ext": ext}, sets=sets, service=call.number,
+                            auth=(ext, _password(asterisk, ext)))

@@ -7,13 +7,17 @@ sets that to 127.0.0.2, so only these sipp processes are "the provider" while th
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.scratch_conf import PBX_HOST, PROVIDER_HOST
-from tests.pbx.sipp_process import ANONYMOUS, Sipp, name_addr, start_sipp
+from tests.pbx.sipp_process import ANONYMOUS, Sipp, SippError, name_addr, start_sipp
 
 #: The shop's number in the shipped extensions.conf (DEFAULT_DID, the trunk's contact_user).
 SHOP_DID = "74951234500"
@@ -60,3 +64,56 @@ async def call_in(asterisk: Asterisk, call: InboundCall, workdir: Path, name: st
     sipp = await start_sipp(name, "provider_call_in.xml", f"{PBX_HOST}:{asterisk.scratch.values.sip_port}", workdir,
                             host=PROVIDER_HOST, keys={"from": call.from_header()}, sets=sets, service=call.did)
     return ProviderCall(sipp)
+
+
+@dataclass(frozen=True)
+class CustomerBehaviour:
+    """What the customer's side does with a call the shop places through the trunk.
+
+    answer: answer after `answer_ms`; hang up after `hangup_ms` (the customer hangs up), or with 0
+    wait for Asterisk's BYE. busy: 486. noanswer: ring `answer_ms`, then 480. ring: ring until CANCEL.
+    """
+
+    mode: Literal["answer", "busy", "noanswer", "ring"] = "answer"
+    answer_ms: int = 1000
+    hangup_ms: int = 0
+
+
+@dataclass
+class ProviderUas:
+    sipp: Sipp
+
+    async def wait_event(self, what: str, count: int = 1, timeout_s: float = 30) -> list[str]:
+        """Wait for "INVITE", "customer answered", "customer hung up", "asterisk hung up", "busy",
+        "no answer", "cancelled"."""
+        return await self.sipp.wait_log(f"perezvon-provider: {what}", timeout_s, count)
+
+
+@asynccontextmanager
+async def provider_answering(asterisk: Asterisk, workdir: Path, behaviour: CustomerBehaviour | None = None,
+                             timeout_s: float = 15) -> AsyncIterator[ProviderUas]:
+    """The provider listening on the trunk's contact (trunk-aor) for the duration of the block.
+
+    On entry Asterisk is made to qualify the trunk at once and the block starts only when the contact is
+    "Avail": between tests nothing answers there, the contact goes Unavailable, and Asterisk refuses every
+    outbound Dial to an Unavailable contact until the next qualify (60 s later).
+    """
+    behaviour = behaviour or CustomerBehaviour()
+    values = asterisk.scratch.values
+    sets = {"mode": behaviour.mode, "answer_ms": str(behaviour.answer_ms), "hangup_ms": str(behaviour.hangup_ms)}
+    sipp = await start_sipp("provider-uas", "provider_answer.xml", f"{PBX_HOST}:{values.sip_port}", workdir,
+                            host=PROVIDER_HOST, port=values.provider_port, sets=sets, calls=None)
+    try:
+        contact = f"trunk-aor/{values.provider_uri}"
+        deadline = time.monotonic() + timeout_s
+        while True:
+            await asterisk.cli("pjsip qualify trunk")
+            out = await asterisk.cli("pjsip show contacts like trunk")
+            if any(contact in line and " Avail " in line for line in out.splitlines()):
+                break
+            if time.monotonic() > deadline:
+                raise SippError(f"the trunk's contact never became Avail:\n{out}\n{sipp.describe()}")
+            await asyncio.sleep(0.2)
+        yield ProviderUas(sipp)
+    finally:
+        await sipp.stop()
