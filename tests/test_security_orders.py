@@ -3,6 +3,7 @@ the CRM; the total agrees with the items; changes of items and total are kept wi
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -98,7 +99,7 @@ async def test_changes_of_items_and_total_are_kept_with_who_and_when(client: Cli
     assert response.status == 200 and (await response.json())["total"] == "300.00"
     await client.patch(f"/api/v1/orders/{order.id}", headers=auth, json={"channel": "phone"})  # no item change
     (change,) = await orders.order_changes(pool, order.id)
-    assert (change.changed_by, change.old_total, change.new_total) == (seller.id, 100, 300)
+    assert (change.changed_by, change.old_total, change.new_total) == (seller.id, Decimal(100), Decimal(300))
     assert change.old_items[0]["qty"] == 1 and change.new_items[0]["qty"] == 3
     await login(client, seller)
     html = await (await client.get(f"/orders/{order.id}")).text()

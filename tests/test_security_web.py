@@ -3,6 +3,7 @@ the whole `next`, out-of-range ids and offsets as clear 4xx, and API tokens that
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -120,3 +121,40 @@ async def test_an_admin_sees_and_revokes_everyones_tokens(client: Client, pool: 
     (listed,) = await tokens.list_tokens(pool, operator.id)
     response = await client.post(f"/account/tokens/{listed.id}/revoke", data={"_csrf": csrf}, allow_redirects=False)
     assert response.status == 303 and await _api_status(client, token) == 401
+
+
+# ---- slow clients -----------------------------------------------------------------------------------------------
+
+async def _slow_server(settings: Settings, pool: Pool) -> TestServer:
+    quick = replace(settings, web=replace(settings.web, header_timeout_s=0.5, body_timeout_s=0.5))
+    server = TestServer(create_app(quick, pool), host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def test_a_client_trickling_its_headers_is_disconnected(settings: Settings, pool: Pool) -> None:
+    server = await _slow_server(settings, pool)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /login HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and never the end of the headers
+        await writer.drain()
+        async with asyncio.timeout(20):  # generous: the server's limit is 0.5 s
+            assert await reader.read() == b""
+        writer.close()
+    finally:
+        await server.close()
+
+
+async def test_a_client_trickling_its_body_gets_408(settings: Settings, pool: Pool) -> None:
+    server = await _slow_server(settings, pool)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: 100\r\n\r\nlogin=a")
+        await writer.drain()
+        async with asyncio.timeout(20):
+            status_line = await reader.readline()
+        assert status_line.startswith(b"HTTP/1.1 408"), status_line
+        writer.close()
+    finally:
+        await server.close()

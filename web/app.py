@@ -16,6 +16,7 @@ from web.auth import auth_middleware, session_key, setup_auth_routes, setup_sess
 from web.config import Settings
 from web.errors import error_middleware
 from web.health import healthz
+from web.http_limits import body_timeout_middleware, handler_args
 from web.i18n import Catalogues
 from web.keys import CATALOGUES, LOGIN_THROTTLE, PASSWORD_EXECUTOR, POOL, SETTINGS, TELEPHONY
 from web.security_headers import security_headers_middleware, set_server_header
@@ -33,8 +34,8 @@ async def _stop_password_threads(app: web.Application) -> None:
 
 
 def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = None) -> web.Application:
-    app = web.Application(middlewares=[security_headers_middleware, error_middleware],
-                          client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[security_headers_middleware, error_middleware, body_timeout_middleware],
+                          client_max_size=MAX_BODY_BYTES, handler_args=handler_args(settings.web.header_timeout_s))
     app[POOL] = pool
     if telephony is not None:
         app[TELEPHONY] = telephony

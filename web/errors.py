@@ -21,8 +21,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 HTTP_SLUGS = {
     400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-    409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 422: "invalid-input",
-    429: "too-many-requests", 500: "internal-error",
+    408: "request-timeout", 409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type",
+    422: "invalid-input", 429: "too-many-requests", 500: "internal-error",
 }
 
 

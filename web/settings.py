@@ -11,6 +11,13 @@ class WebSettings:
         default="127.0.0.1", metadata={"env": "PEREZVON_HTTP_HOST", "help": "Address the web service listens on."})
     http_port: int = field(
         default=8080, metadata={"env": "PEREZVON_HTTP_PORT", "help": "Port the web service listens on."})
+    header_timeout_s: float = field(
+        default=15.0, metadata={"env": "PEREZVON_HTTP_HEADER_TIMEOUT",
+                                "help": "Seconds a client may take to send a request's headers (and an idle "
+                                        "keep-alive connection stays open); then the connection is closed."})
+    body_timeout_s: float = field(
+        default=30.0, metadata={"env": "PEREZVON_HTTP_BODY_TIMEOUT",
+                                "help": "Seconds a client may take to send a request's body; then 408."})
     public_url: str = field(
         default="", metadata={"env": "PEREZVON_PUBLIC_URL",
                               "help": "The URL users open (behind a proxy); empty: http://HOST:PORT."})
