@@ -238,8 +238,9 @@ async def record_leg(pool: Pool, data: LegEvent) -> None:
 RECORD_END = f"""
 INSERT INTO calls (linkedid, direction, caller, callee, started_at, ended_at, answered_at, outcome, reason,
                    answered_by, operator_extension, manager_id, hung_up_by, hung_up_by_extension,
-                   ring_s, talk_s, click_to_call)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, {_MANAGER_OF.format(p="$11")}, $12, $13, $14, $15, $16)
+                   ring_s, talk_s, click_to_call, closed_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, {_MANAGER_OF.format(p="$11")}, $12, $13, $14, $15, $16,
+        'pbx')
 ON CONFLICT (linkedid) DO UPDATE SET
     direction = EXCLUDED.direction,
     started_at = CASE WHEN calls.direction = 'unknown' THEN least(calls.started_at, EXCLUDED.started_at)
@@ -253,7 +254,7 @@ ON CONFLICT (linkedid) DO UPDATE SET
     manager_id = coalesce(EXCLUDED.manager_id, calls.manager_id),
     hung_up_by = EXCLUDED.hung_up_by, hung_up_by_extension = EXCLUDED.hung_up_by_extension,
     ring_s = EXCLUDED.ring_s, talk_s = EXCLUDED.talk_s,
-    click_to_call = calls.click_to_call OR EXCLUDED.click_to_call
+    click_to_call = calls.click_to_call OR EXCLUDED.click_to_call, closed_by = 'pbx'
 RETURNING id
 """
 
@@ -368,7 +369,7 @@ def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...]) -> Call:
         outcome=row["outcome"], reason=row["reason"], answered_by=row["answered_by"], hung_up_by=row["hung_up_by"],
         hung_up_by_extension=row["hung_up_by_extension"], ring_s=row["ring_s"], talk_s=row["talk_s"],
         click_to_call=row["click_to_call"], queue=row["queue"], transfer_kind=row["transfer_kind"],
-        transferred_to=row["transferred_to"], legs=legs, route=_route(row))
+        transferred_to=row["transferred_to"], legs=legs, route=_route(row), closed_by=row["closed_by"])
 
 
 async def _with_legs(pool: Pool, rows: list[asyncpg.Record]) -> list[Call]:

@@ -152,12 +152,13 @@ class Page:
 
 
 CallDirection = Literal["inbound", "outbound", "internal", "unknown"]
-CallOutcome = Literal["answered", "missed"]
+#: "lost": the bridge did not see the end and nobody had answered (see crm.lost_calls).
+CallOutcome = Literal["answered", "missed", "lost"]
 LegResult = Literal["answered", "answered_elsewhere", "no_answer", "busy", "rejected", "unavailable", "cancelled",
                     "failed"]
 
 CALL_DIRECTIONS: tuple[CallDirection, ...] = ("inbound", "outbound", "internal")
-CALL_OUTCOMES: tuple[CallOutcome, ...] = ("answered", "missed")
+CALL_OUTCOMES: tuple[CallOutcome, ...] = ("answered", "missed", "lost")
 LEG_RESULTS: tuple[LegResult, ...] = ("answered", "answered_elsewhere", "no_answer", "busy", "rejected",
                                       "unavailable", "cancelled", "failed")
 
@@ -231,6 +232,9 @@ class Call:
     legs: tuple[CallLeg, ...]
     #: The routing decision, or None for calls routing never saw (outbound, internal, older calls).
     route: CallRoute | None = None
+    #: Who closed the record: "pbx" (the PBX reported the end), "resync" / "timeout" (the end was not
+    #: seen, see crm.lost_calls); None while the call is open.
+    closed_by: str | None = None
 
 
 # ---- routing configuration (crm/routing_data.py) ------------------------------------------------------------

@@ -163,9 +163,35 @@ class CallEnded(Fact):
     click_to_call: bool = False
 
 
+class LostReason(StrEnum):
+    #: Asterisk no longer has the call's channels (the resync after a login said so).
+    VANISHED = "vanished"
+    #: No Hangup arrived within the tracker's bound (``TrackerSettings.stale_call_s``).
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallLost(Fact):
+    """The bridge will not see this call end: close its record with what is known."""
+
+    reason: LostReason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveCallsResynced(Fact):
+    """Asterisk's whole list of live calls after a (re)login: any call open elsewhere and not listed is over.
+
+    Not about one call: ``call_id`` is empty. ``at`` is the time of the last event before the list
+    (``CoreShowChannels`` answers carry no time), or None.
+    """
+
+    call_id: str = ""
+    live_call_ids: frozenset[str] = frozenset()
+
+
 CallFact = (
     CallStarted | LegRinging | LegAnswered | LegEnded | QueueJoined | QueueAbandoned | AgentCalled
-    | AgentConnected | AgentRingNoAnswer | Transferred | CallEnded
+    | AgentConnected | AgentRingNoAnswer | Transferred | CallEnded | CallLost | LiveCallsResynced
 )
 
 

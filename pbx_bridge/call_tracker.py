@@ -78,6 +78,7 @@ class CallTracker(TrackerCore):
             return []
         self._out = []
         handler(event, self._now)
+        self._drop_stale_calls()
         facts, self._out = self._out, []
         if self._sink is not None:
             for fact in facts:
@@ -376,6 +377,8 @@ class CallTracker(TrackerCore):
                 elif channel.ringing:
                     self._report_ringing(call, leg, now)
         self._resync_calls.clear()
+        # The list is complete: a call recorded as open but not listed ended while we were not looking.
+        self._emit(cf.LiveCallsResynced(at=now, live_call_ids=frozenset(self._calls)))
 
 
 def _bind(kind: type[_E], handler: Callable[[_E, float | None], None]) -> tuple[type[ev.AmiEvent], _Handler]:

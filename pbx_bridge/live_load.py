@@ -98,9 +98,13 @@ class LiveLoad:
             legs = self._calls.get(fact.call_id)
             if legs is not None and fact.channel in legs:
                 self._ended(legs.pop(fact.channel), fact.at)
-        elif isinstance(fact, cf.CallEnded):
+        elif isinstance(fact, cf.CallEnded | cf.CallLost):
             for extension in self._calls.pop(fact.call_id, {}).values():
                 self._ended(extension, fact.at)
+        elif isinstance(fact, cf.LiveCallsResynced):
+            for call_id in [c for c in self._calls if c not in fact.live_call_ids]:
+                for extension in self._calls.pop(call_id).values():
+                    self._ended(extension, fact.at)
 
     def on_event(self, event: ev.AmiEvent) -> None:
         if isinstance(event, ev.DeviceStateChange):

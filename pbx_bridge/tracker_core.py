@@ -39,6 +39,7 @@ class TrackerStats:
     resets: int = 0
     calls_dropped_on_reset: int = 0
     resynced_channels: int = 0
+    calls_lost: int = 0
 
 
 class TrackerCore:
@@ -52,6 +53,9 @@ class TrackerCore:
         self._resync_calls: set[str] = set()
         self._now: float | None = None
         self._out: list[cf.CallFact] = []
+        self._stale_call_s = (settings or TrackerSettings()).stale_call_s
+        #: Event time of the last look for stale calls (one look per simulated/real minute is plenty).
+        self._stale_checked_at: float | None = None
         self.stats = TrackerStats()
 
     # --- helpers -------------------------------------------------------------------------------
@@ -164,6 +168,23 @@ class TrackerCore:
         self._try_start(call, force=True)
         self._emit(cf.QueueAbandoned(call_id=call.call_id, at=at, queue=queue, position=position,
                                      hold_s=hold_s, timed_out=timed_out))
+
+    def _drop_stale_calls(self) -> None:
+        """Forget calls whose Hangup never came within the bound, reporting each as lost."""
+        now = self._now
+        if now is None or (self._stale_checked_at is not None and now - self._stale_checked_at < 60.0):
+            return
+        self._stale_checked_at = now
+        limit = now - self._stale_call_s
+        for call in [c for c in self._calls.values() if c.started_at is not None and c.started_at < limit]:
+            logger.warning("call %s: no Hangup %.0f s after it started; dropped as lost", printable(call.call_id),
+                           now - (call.started_at or now))
+            for uniqueid in call.channels:
+                self._channels.pop(uniqueid, None)
+            del self._calls[call.call_id]
+            self._resync_calls.discard(call.call_id)
+            self.stats.calls_lost += 1
+            self._emit(cf.CallLost(call_id=call.call_id, at=now, reason=cf.LostReason.STALE))
 
     def _end_call(self, call: CallState, now: float | None) -> None:
         self._resolve_abandon(call, timed_out=call.queue_timeout)

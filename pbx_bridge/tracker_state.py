@@ -25,6 +25,9 @@ class TrackerSettings:
     operator_endpoint_pattern: str = r"\d{2,6}"
     trunk_endpoint_patterns: tuple[str, ...] = ()
     sip_technologies: tuple[str, ...] = ("PJSIP", "SIP")
+    #: A call still open this long after it started (event time) lost its Hangup: it is dropped and
+    #: reported lost, so memory and the "calls in progress" view stay bounded.
+    stale_call_s: float = 6 * 3600.0
 
 
 class PartyKind(StrEnum):

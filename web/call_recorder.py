@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from crm import calls
+from crm import calls, lost_calls
 from crm.database import Pool
 from crm.errors import CrmError
 from crm.models import CallDirection, CallOutcome, LegResult
@@ -47,7 +47,8 @@ _PERMANENT = (CrmError, asyncpg.DataError, asyncpg.IntegrityConstraintViolationE
 #: Errors worth another try: the connection or the server may come back.
 _TRANSIENT = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
-CallInput = calls.CallStart | calls.LegEvent | calls.CallEnd | calls.QueueEvent | calls.TransferEvent
+CallInput = (calls.CallStart | calls.LegEvent | calls.CallEnd | calls.QueueEvent | calls.TransferEvent
+             | lost_calls.LiveCalls | lost_calls.LostCall)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -97,6 +98,10 @@ def to_crm_input(fact: cf.CallFact, received_at: float) -> CallInput | None:
                 hung_up_by=fact.hung_up_by.value if fact.hung_up_by else None,
                 hung_up_by_extension=fact.hung_up_by_extension, ring_s=fact.ring_s, talk_s=fact.talk_s,
                 click_to_call=fact.click_to_call)
+        case cf.LiveCallsResynced():
+            return lost_calls.LiveCalls(linkedids=fact.live_call_ids, at=at)
+        case cf.CallLost():
+            return lost_calls.LostCall(linkedid=fact.call_id, at=at)
         case _:
             # AgentCalled / AgentConnected / AgentRingNoAnswer: the queue members' legs already record them.
             return None
@@ -178,6 +183,13 @@ class CallRecorder:
                 await calls.record_queue(pool, data)
             case calls.TransferEvent():
                 await calls.record_transfer(pool, data)
+            case lost_calls.LiveCalls():
+                closed = await lost_calls.close_vanished_calls(pool, data.linkedids, data.at)
+                if closed:
+                    log.warning("closed %d calls Asterisk no longer has (their end was not seen): %s",
+                                len(closed), ", ".join(closed[:20]))
+            case lost_calls.LostCall():
+                await lost_calls.close_lost_call(pool, data.linkedid, data.at)
         self.stats.written += 1
 
     async def _write_with_retry(self, fact: cf.CallFact, received_at: float) -> None:

@@ -17,8 +17,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
+
+from crm import lost_calls
 from crm.customers import sample_phones
 from crm.database import Pool
 from pbx_bridge.agi_settings import AgiSettings
@@ -28,6 +32,7 @@ from pbx_bridge.call_facts import CallFact, CallFactSink
 from pbx_bridge.call_tracker import CallTracker
 from pbx_bridge.live_load import LiveLoad
 from pbx_bridge.simulator import Simulator
+from pbx_bridge.tracker_state import TrackerSettings
 from web.call_recorder import CallRecorder
 from web.config import Settings
 from web.routing_service import RoutingService
@@ -35,6 +40,21 @@ from web.routing_service import RoutingService
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 10.0
+#: How often open calls past the tracker's bound are closed (they are rare: a look every 10 minutes).
+STALE_SWEEP_EVERY_S = 600.0
+
+
+async def sweep_stale_calls(pool: Pool, stale_call_s: float, every_s: float = STALE_SWEEP_EVERY_S) -> None:
+    """Close calls still open long after they started, whatever the AMI did (with no AMI, nothing else does)."""
+    while True:
+        try:
+            closed = await lost_calls.close_stale_calls(pool, datetime.now(UTC) - timedelta(seconds=stale_call_s))
+            if closed:
+                log.warning("closed %d calls still open after %.0f h as lost: %s", len(closed), stale_call_s / 3600,
+                            ", ".join(closed[:20]))
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("could not close stale calls: %r", exc)
+        await asyncio.sleep(every_s)
 
 
 class TrackerFeed:
@@ -127,6 +147,7 @@ async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,
                                username=sim_settings.ami_username, secret=sim_settings.ami_secret)
         log.info("PBX simulator on %s:%d, %.1f calls/min", sim_settings.ami_host, port, sim_settings.calls_per_minute)
     recorder_task = asyncio.create_task(recorder.run(), name="call-recorder")
+    sweep_task = asyncio.create_task(sweep_stale_calls(pool, TrackerSettings().stale_call_s), name="stale-calls")
     client = AmiClient(ami_settings, TrackerFeed(tracker, live)) if ami_settings.enabled else None
     try:
         if client is None:
@@ -144,6 +165,7 @@ async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,
                 await recorder.drain()
         except TimeoutError:
             log.warning("stopping with %d call facts not yet written", recorder.backlog)
-        recorder_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await recorder_task
+        for task in (recorder_task, sweep_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

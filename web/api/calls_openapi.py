@@ -27,7 +27,7 @@ def paths() -> dict[str, Any]:
         _query("to", "Calls started on or before this day (shop's time zone).", {"type": "string", "format": "date"}),
         _query("since", "Calls started at or after this moment (ISO 8601; without an offset: shop's time zone).",
                {"type": "string"}),
-        _query("outcome", "Only answered or only missed calls.", {"enum": list(CALL_OUTCOMES)}),
+        _query("outcome", "Only answered, missed, or lost calls (`lost`: the end was not seen).", {"enum": list(CALL_OUTCOMES)}),
         _query("direction", "Only calls in this direction.", {"enum": list(CALL_DIRECTIONS)}),
         _query("manager", "Calls a manager took, placed, or that rang them: an id or `me`.",
                {"type": "string", "pattern": "^([0-9]+|me)$"}),
@@ -71,6 +71,11 @@ def schemas() -> dict[str, Schema]:
         "hung_up_by_extension": text, "ring_s": seconds, "talk_s": seconds, "click_to_call": {"type": "boolean"},
         "queue": text, "transfer_kind": {"enum": ["blind", "attended", None]}, "transferred_to": text,
         "legs": {"type": "array", "items": ref("CallLeg")},
+        "closed_by": {"enum": ["pbx", "resync", "timeout", None],
+                      "description": "Who closed the record: `pbx` (Asterisk reported the end); `resync` (after a "
+                                     "reconnect Asterisk no longer had the call) or `timeout` (open too long): the "
+                                     "end was not seen, the outcome is `answered` if someone had picked up, else "
+                                     "`lost`. null while the call is in progress."},
         "route": {"oneOf": [ref("CallRoute"), {"type": "null"}],
                   "description": "Why routing sent the call where it went; null when routing never saw it "
                                  "(outbound, internal, older calls)."},
