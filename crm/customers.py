@@ -105,7 +105,8 @@ async def _add_phones(conn: Connection, customer_id: int, phones: tuple[str, ...
             continue
         owner = await conn.fetchval("SELECT customer_id FROM customer_phones WHERE e164 = $1", e164)
         if owner != customer_id:
-            raise PhoneTaken(f"phone {e164} already belongs to customer {owner}")
+            # No id: the other customer may be another manager's, whom the caller may not see.
+            raise PhoneTaken(f"phone {e164} already belongs to another customer")
 
 
 async def create_customer(pool: Pool, data: CustomerInput, *, default_region: str = "RU") -> Customer:

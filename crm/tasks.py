@@ -11,10 +11,11 @@ from crm.database import Pool
 from crm.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from crm.models import TASK_KINDS, TASK_STATUSES, Manager, Page, Task, TaskKind, TaskStatus
 from crm.sql import SqlParams
-from crm.validation import clean_text
+from crm.validation import check_moment, clean_text
 
 SELECT_TASK = """
-SELECT t.*, c.name AS customer_name, o.number AS order_number, m.display_name AS assignee_name
+SELECT t.*, c.name AS customer_name, c.responsible_manager_id AS customer_responsible_id,
+       o.number AS order_number, m.display_name AS assignee_name
 FROM tasks t LEFT JOIN customers c ON c.id = t.customer_id LEFT JOIN orders o ON o.id = t.order_id
 LEFT JOIN managers m ON m.id = t.assignee_id
 """
@@ -50,8 +51,12 @@ def _task(row: asyncpg.Record) -> Task:
     )
 
 
-def can_see_task(viewer: Manager, task: Task) -> bool:
-    return viewer.sees_everything or task.assignee_id in (None, viewer.id)
+def can_see_task(viewer: Manager, task: Task, customer_responsible_id: int | None) -> bool:
+    """Supervisors and admins see every task; an operator sees the tasks assigned to them, and unassigned
+    ones only where they may see the customer (their own or an unassigned customer, or no customer)."""
+    if viewer.sees_everything or task.assignee_id == viewer.id:
+        return True
+    return task.assignee_id is None and customer_responsible_id in (None, viewer.id)
 
 
 async def create_task(pool: Pool, data: TaskInput, created_by: int | None) -> Task:
@@ -61,6 +66,8 @@ async def create_task(pool: Pool, data: TaskInput, created_by: int | None) -> Ta
     title = clean_text(data.title, "title", max_len=300, min_len=1)
     if data.due_at is not None and data.due_at.tzinfo is None:
         raise InvalidInput("due_at needs a time zone")
+    if data.due_at is not None:
+        check_moment(data.due_at, "due_at")
     try:
         task_id = await pool.fetchval(
             """INSERT INTO tasks (kind, title, customer_id, order_id, call_id, assignee_id, due_at, created_by_id)
@@ -77,7 +84,7 @@ async def get_task(pool: Pool, task_id: int, viewer: Manager | None = None) -> T
     if row is None:
         raise NotFound(f"no task {task_id}")
     task = _task(row)
-    if viewer is not None and not can_see_task(viewer, task):
+    if viewer is not None and not can_see_task(viewer, task, row["customer_responsible_id"]):
         raise AccessDenied("this task belongs to another manager")
     return task
 
@@ -108,7 +115,9 @@ async def list_tasks(pool: Pool, viewer: Manager, flt: TaskFilter, *, limit: int
     arg = SqlParams()
 
     if not viewer.sees_everything:
-        conditions.append(f"(t.assignee_id = {arg(viewer.id)} OR t.assignee_id IS NULL)")
+        me = arg(viewer.id)
+        conditions.append(f"(t.assignee_id = {me} OR (t.assignee_id IS NULL"
+                          f" AND (c.responsible_manager_id IS NULL OR c.responsible_manager_id = {me})))")
     if flt.assignee_id is not None:
         conditions.append(f"t.assignee_id = {arg(flt.assignee_id)}")
     if flt.unassigned:

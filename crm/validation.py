@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 
 from crm.errors import InvalidInput
 
@@ -37,3 +38,18 @@ def clean_tags(tags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         raise InvalidInput("tags: at most 20")
     cleaned = [clean_text(t, "tag", max_len=40).lower() for t in tags]
     return tuple(dict.fromkeys(t for t in cleaned if t))
+
+
+#: Dates the CRM accepts: years 1 or 9999 only overflow when shifted to UTC or by a day, and mean a typo.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def year_in_range(value: datetime) -> bool:
+    return MIN_YEAR <= value.year <= MAX_YEAR
+
+
+def check_moment(value: datetime, field: str) -> datetime:
+    """`value` when its year is within MIN_YEAR..MAX_YEAR, else InvalidInput naming the field."""
+    if not year_in_range(value):
+        raise InvalidInput(f"{field}: a date between {MIN_YEAR} and {MAX_YEAR}")
+    return value

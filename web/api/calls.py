@@ -13,6 +13,7 @@ from aiohttp import web
 from crm import calls
 from crm.calls import CallFilter
 from crm.models import CALL_DIRECTIONS, CALL_OUTCOMES
+from crm.validation import MAX_YEAR, MIN_YEAR, year_in_range
 from web.api.json_io import MAX_ID, invalid, page_response, paging, query_choice
 from web.keys import POOL, SETTINGS, current_user
 from web.pages.forms import shop_zone
@@ -26,9 +27,12 @@ def _day(request: web.Request, name: str, zone: tzinfo) -> datetime | None:
     if not raw:
         return None
     try:
-        return datetime.combine(date.fromisoformat(raw), time(), zone)
+        day = datetime.combine(date.fromisoformat(raw), time(), zone)
     except ValueError:
         raise invalid(f"{name}: a date like 2025-01-31") from None
+    if not year_in_range(day):
+        raise invalid(f"{name}: a date between {MIN_YEAR} and {MAX_YEAR}")
+    return day
 
 
 def _since(request: web.Request, zone: tzinfo) -> datetime | None:
@@ -40,6 +44,8 @@ def _since(request: web.Request, zone: tzinfo) -> datetime | None:
         moment = datetime.fromisoformat(raw) if len(raw) > 10 else datetime.combine(date.fromisoformat(raw), time())
     except ValueError:
         raise invalid(f"since: not an ISO 8601 date-time: {raw[:40]!r}") from None
+    if not year_in_range(moment):
+        raise invalid(f"since: a date between {MIN_YEAR} and {MAX_YEAR}")
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 

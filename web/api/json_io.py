@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from crm.models import Page
+from crm.validation import MAX_YEAR, MIN_YEAR, year_in_range
 from web.errors import ApiError
 
 MAX_JSON_BYTES = 256 * 1024
@@ -235,6 +236,8 @@ class Body:
             raise invalid(f"{self._prefix}{name}: not an ISO 8601 date-time: {value[:40]!r}") from None
         if moment.tzinfo is None:
             raise invalid(f"{self._prefix}{name}: needs a time zone offset, e.g. 2025-01-31T18:00:00+03:00")
+        if not year_in_range(moment):
+            raise invalid(f"{self._prefix}{name}: a date between {MIN_YEAR} and {MAX_YEAR}")
         return moment
 
     def items(self, name: str, default: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:

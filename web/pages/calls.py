@@ -15,6 +15,7 @@ from aiohttp import web
 from crm import calls, managers
 from crm.calls import CallFilter
 from crm.models import CALL_DIRECTIONS, CALL_OUTCOMES, Manager
+from crm.validation import year_in_range
 from web.keys import POOL, SETTINGS, current_user
 from web.pages.forms import query_int, shop_zone
 from web.render import render
@@ -28,10 +29,14 @@ def _day(raw: str, zone: tzinfo, label: str, errors: list[str]) -> datetime | No
     if not raw:
         return None
     try:
-        return datetime.combine(date.fromisoformat(raw[:10]), time(), zone)
+        day = datetime.combine(date.fromisoformat(raw[:10]), time(), zone)
     except ValueError:
         errors.append(f"{label}: {raw[:20]!r}")
         return None
+    if not year_in_range(day):
+        errors.append(f"{label}: {raw[:20]!r}")
+        return None
+    return day
 
 
 def journal_filter(request: web.Request, user: Manager) -> tuple[CallFilter, dict[str, str], list[str]]:

@@ -15,6 +15,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from crm.errors import InvalidInput
+from crm.validation import check_moment
 from web.keys import SETTINGS
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def parse_local_datetime(raw: str, zone: tzinfo, label: str) -> datetime | None:
         value = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise InvalidInput(f"{label}: a date and time like 2024-05-01 14:30") from exc
+    check_moment(value, label)
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
 
 
