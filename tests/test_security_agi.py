@@ -18,6 +18,7 @@ from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.agi_settings import AgiSettings
 from pbx_bridge.live_load import LiveLoad
 from pbx_bridge.log_safe import printable
+from pbx_bridge.simulator.agi_client import AgiCall, AgiTarget, ask_router
 from tests.agi_helpers import RecordingRouter, agi_server, env_of, exchange
 from tests.conftest import MakeManager
 from web.routing_service import CrmRouter
@@ -122,3 +123,13 @@ async def test_control_characters_from_caller_ids_never_reach_the_log(caplog: py
 def test_printable_escapes_and_bounds() -> None:
     assert printable("a\rb\nc\x1b") == "a\\rb\\nc\\x1b"
     assert printable("x" * 500).endswith("…") and len(printable("x" * 500)) == 201
+
+
+async def test_the_simulator_passes_the_secret_like_the_dialplan() -> None:
+    router = RecordingRouter(ANSWER_FOR_TESTS)
+    call = AgiCall(channel="PJSIP/trunk-00000001", uniqueid="1.9", linkedid="1.9", caller="79161110001",
+                   caller_name="", did="74951234501")
+    async with agi_server(router, secret=SECRET) as server:
+        assert await ask_router(AgiTarget("127.0.0.1", server.port), call) == []
+        answered = await ask_router(AgiTarget("127.0.0.1", server.port, secret=SECRET), call)
+    assert answered is not None and ("ROUTE_TARGETS", "PJSIP/101") in answered

@@ -46,10 +46,13 @@ class AgiTarget:
     host: str
     port: int
     timeout_s: float = 2.0
+    #: The router's PEREZVON_AGI_SECRET, passed as the third AGI argument as the dialplan does; "" for none.
+    secret: str = ""
 
 
 def environment(call: AgiCall, target: AgiTarget, *, script: str = ROUTE_SCRIPT) -> bytes:
-    """The exact block Asterisk 22.10 writes (see ``tests/fixtures/asterisk-22/*.agi``), with the two args."""
+    """The exact block Asterisk 22.10 writes (see ``tests/fixtures/asterisk-22/*.agi``), with the two args
+    (three with a secret)."""
     pairs = [
         ("agi_network", "yes"), ("agi_network_script", script),
         ("agi_request", f"agi://{target.host}:{target.port}/{script}"), ("agi_channel", call.channel),
@@ -61,6 +64,8 @@ def environment(call: AgiCall, target: AgiTarget, *, script: str = ROUTE_SCRIPT)
         ("agi_priority", str(call.priority)), ("agi_enhanced", "0.0"), ("agi_accountcode", ""),
         ("agi_threadid", "140702747117248"), ("agi_arg_1", call.linkedid), ("agi_arg_2", call.did),
     ]
+    if target.secret:
+        pairs.append(("agi_arg_3", target.secret))
     return proto.env_block(pairs)
 
 
