@@ -15,7 +15,7 @@ from aiohttp import web
 
 from crm.errors import CrmError
 from web.api import calls_openapi
-from web.api.json_io import API_ERRORS, MAX_OFFSET, json_response
+from web.api.json_io import API_ERRORS, MAX_ID, MAX_OFFSET, json_response
 from web.api.openapi_schemas import Schema, ref, schemas
 from web.errors import HTTP_SLUGS
 
@@ -137,7 +137,7 @@ def _paths() -> dict[str, Any]:
             "get": _op("listTasks", "Tasks the caller may see: open and overdue first.",
                        {"200": _ok("A page of tasks.", ref("TaskPage"))}, tag="tasks", errors=("422",),
                        params=[_query("assignee", "A manager id, `me`, or `none` (unassigned).",
-                                      {"type": "string", "pattern": "^([0-9]+|me|none)$"}),
+                                      {"type": "string", "pattern": "^([1-9][0-9]{0,17}|me|none)$"}),
                                _query("status", "Only tasks in this status.", ref("TaskStatus")),
                                _query("kind", "Only tasks of this kind.", ref("TaskKind")),
                                *_paging(200, 50)]),
@@ -209,7 +209,7 @@ def build_document() -> dict[str, Any]:
                                   "description": "The panel's session; unsafe methods also need `X-CSRF-Token`."},
             },
             "parameters": {"Id": {"name": "id", "in": "path", "required": True,
-                                  "schema": {"type": "integer", "minimum": 0}}},
+                                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}},
             "schemas": components_schemas,
             "responses": _responses(),
         },

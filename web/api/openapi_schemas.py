@@ -45,8 +45,21 @@ def date_time() -> Schema:
     return {"type": "string", "format": "date-time", "description": "ISO 8601 with a time zone offset."}
 
 
+#: PostgreSQL's bigint: an id above it cannot exist.
+MAX_ID = 2**63 - 1
+#: Text the server keeps must have something besides spaces (it trims them).
+NOT_BLANK = r"\S"
+#: A status code as the workflow stores it.
+STATUS_CODE = {"type": "string", "pattern": "^[a-z_]{2,32}$"}
+
+
 def id_schema() -> Schema:
-    return {"type": "integer", "minimum": 1}
+    return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def id_ref() -> Schema:
+    """An id a request names (a customer, order, manager); it may be null."""
+    return {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID}
 
 
 def money_out() -> Schema:
@@ -54,9 +67,9 @@ def money_out() -> Schema:
 
 
 def money_in() -> Schema:
-    return {"oneOf": [{"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*$"},
-                      {"type": "number", "minimum": 0}],
-            "description": "A decimal string (preferred) or a JSON number."}
+    return {"oneOf": [{"type": "string", "pattern": r"^\s*[0-9]{1,12}(\.[0-9]{1,2})?\s*$"},
+                      {"type": "number", "minimum": 0, "maximum": 999999999999.99}],
+            "description": "A decimal string (preferred) or a JSON number: 0 <= amount < 10^12, two decimals."}
 
 
 def _page(item: str) -> Schema:
@@ -67,12 +80,13 @@ def _page(item: str) -> Schema:
 
 def _customer_fields() -> dict[str, Schema]:
     return {
-        "name": _string(200, minLength=1, description="Stored as plain text; control characters are removed."),
+        "name": _string(200, minLength=1, pattern=NOT_BLANK,
+                        description="Stored as plain text; control characters are removed."),
         "kind": {"enum": list(CUSTOMER_KINDS)},
         "vip": {"type": "boolean"},
         "region": _string(100),
         "tags": {"type": "array", "items": _string(40), "maxItems": customers.MAX_TAGS},
-        "responsible_manager_id": nullable("integer", minimum=1),
+        "responsible_manager_id": id_ref(),
         "email": _string(200),
         "phones": {"type": "array", "items": _string(64), "maxItems": customers.MAX_PHONES,
                    "description": "Numbers in any common format; stored as E.164. On PATCH the list replaces "
@@ -81,18 +95,18 @@ def _customer_fields() -> dict[str, Schema]:
 
 
 def _order_item(money: Schema, *, closed: bool) -> Schema:
-    return obj({"sku": _string(64), "name": _string(300, minLength=1), "qty": {"type": "integer", "minimum": 1,
-                                                                              "maximum": 100000},
+    return obj({"sku": _string(64), "name": _string(300, minLength=1, pattern=NOT_BLANK),
+                "qty": {"type": "integer", "minimum": 1, "maximum": 100000},
                 "price": money}, ("name",) if closed else ("sku", "name", "qty", "price"), closed=closed)
 
 
 def _order_fields() -> dict[str, Schema]:
     return {
-        "number": _string(64, minLength=1),
-        "customer_id": nullable("integer", minimum=1),
+        "number": _string(64, minLength=1, pattern=NOT_BLANK),
+        "customer_id": id_ref(),
         "customer_phone": _string(64, description="Any format; an unknown number creates the customer."),
         "customer_name": nullable("string", maxLength=200, description="Name for a customer created by phone."),
-        "manager_id": nullable("integer", minimum=1),
+        "manager_id": id_ref(),
         "channel": {"enum": list(SALES_CHANNELS)},
         "items": {"type": "array", "items": ref("OrderItemInput"), "maxItems": 200},
         "total": money_in(),
@@ -154,7 +168,7 @@ def schemas(error_slugs: list[str]) -> dict[str, Schema]:
         "OrderCreate": obj(_pick(order_fields, orders.CREATE_FIELDS), ("number",),
                            description="Give customer_id, or customer_phone (and customer_name)."),
         "OrderPatch": obj(_pick(order_fields, orders.PATCH_FIELDS), description="Only the fields given change."),
-        "StatusChangeRequest": obj({"status": {"type": "string"}, "comment": _string(1000)}, ("status",)),
+        "StatusChangeRequest": obj({"status": STATUS_CODE, "comment": _string(1000)}, ("status",)),
         "Task": obj({
             "id": id_schema(), "kind": {"enum": list(TASK_KINDS)}, "title": {"type": "string"},
             "customer_id": nullable("integer"), "customer_name": nullable("string"),
@@ -165,9 +179,9 @@ def schemas(error_slugs: list[str]) -> dict[str, Schema]:
             "closed_at": nullable("string", format="date-time")},
             ("id", "kind", "title", "status", "assignee_id", "due_at", "created_at"), closed=False),
         "TaskCreate": obj({
-            "kind": {"enum": list(TASK_KINDS), "default": "custom"}, "title": _string(300, minLength=1),
-            "customer_id": nullable("integer", minimum=1), "order_id": nullable("integer", minimum=1),
-            "assignee_id": nullable("integer", minimum=1),
+            "kind": {"enum": list(TASK_KINDS), "default": "custom"},
+            "title": _string(300, minLength=1, pattern=NOT_BLANK),
+            "customer_id": id_ref(), "order_id": id_ref(), "assignee_id": id_ref(),
             "due_at": nullable("string", format="date-time", description="With a time zone offset.")},
             ("title",)),
         "TaskComplete": obj({"result_note": _string(5000)}),
