@@ -33,6 +33,9 @@ _CAUSE_STATUS: Mapping[int, str] = MappingProxyType({17: "BUSY", 21: "BUSY", 18:
                                     3: "CHANUNAVAIL", 20: "CHANUNAVAIL", 27: "CHANUNAVAIL"})
 
 
+#: CoreShowChannel ``Application`` of a channel that was dialled (a leg), by Dial or by a queue.
+_DIALLED_APPS = frozenset({"AppDial", "AppQueue"})
+
 __all__ = ["CallTracker", "TrackerSettings", "TrackerStats"]
 
 
@@ -355,7 +358,10 @@ class CallTracker(TrackerCore):
         channel = self._add_channel(call, info, created)
         channel.bridge_id = event.bridge_id
         self.stats.resynced_channels += 1
-        if event.application == "AppDial" and party.real:
+        if event.application == "Queue" and not call.queue:
+            call.queue = event.application_data.split(",", 1)[0] or None  # the caller waits in (or talks from) it
+        # A dialled channel: "AppDial" for Dial, "AppQueue" for a queue member (both "(Outgoing Line)").
+        if event.application in _DIALLED_APPS and party.real:
             call.legs[info.uniqueid] = LegState(
                 uniqueid=info.uniqueid, channel=info.name, party=party,
                 number=None if party.extension else (info.caller_num or None), began_at=created,

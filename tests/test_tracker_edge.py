@@ -87,6 +87,25 @@ def test_core_show_channels_resync_mid_call_answered() -> None:
     assert tracker.live_call_ids == [] and tracker.stats.resynced_channels == 2
 
 
+def test_resync_of_a_queue_call_already_answered_by_a_member() -> None:
+    """Found on the real Asterisk: a queue member's channel shows Application AppQueue, not AppDial."""
+    events = capture_events("queue_answered")
+    cut = _index(events, ev.BridgeEnter, "PJSIP/trunk-00000010") + 1
+    resync = _resync_bytes([
+        "Event: CoreShowChannel\nActionID: r1\nChannel: PJSIP/trunk-00000010\nChannelStateDesc: Up\n"
+        "CallerIDNum: 79161110008\nExten: 74951234508\nUniqueid: 1795345321.16\nLinkedid: 1795345321.16\n"
+        "Application: Queue\nApplicationData: sales,tr,,,120\nDuration: 00:00:05\nBridgeId: b7\n",
+        "Event: CoreShowChannel\nActionID: r1\nChannel: PJSIP/102-00000012\nChannelStateDesc: Up\n"
+        "CallerIDNum: 102\nExten: s\nUniqueid: 1795345321.18\nLinkedid: 1795345321.16\n"
+        "Application: AppQueue\nApplicationData: (Outgoing Line)\nDuration: 00:00:03\nBridgeId: b7\n",
+        "Event: CoreShowChannelsComplete\nActionID: r1\nEventList: Complete\nListItems: 2\n",
+    ])
+    facts = CallTracker().feed_all([ev.FullyBooted(timestamp=None), *resync, *events[cut:]])
+    assert [f.extension for f in only(facts, cf.LegAnswered)] == ["102"]
+    end = the_end(facts)
+    assert (end.outcome, end.answered_by) == (cf.Outcome.ANSWERED, "102")
+
+
 def test_core_show_channels_resync_while_ringing() -> None:
     events = capture_events("inbound_no_answer")
     cut = _index(events, ev.Newstate, "PJSIP/101-00000005", "Ringing") + 1
