@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -91,6 +92,32 @@ class Asterisk:
             if time.monotonic() > deadline:
                 raise AsteriskError(f"{command!r} never showed {predicate!r} within {timeout_s} s; last:\n{out}")
             await asyncio.sleep(interval_s)
+
+
+async def active_channels(asterisk: Asterisk) -> int:
+    """How many channels Asterisk has up now (`core show channels count`)."""
+    out = await asterisk.cli("core show channels count")
+    found = re.search(r"(\d+) active channels?", out)
+    if found is None:
+        raise AsteriskError(f"unexpected 'core show channels count' output: {out}")
+    return int(found.group(1))
+
+
+async def hang_up_everything(asterisk: Asterisk, timeout_s: float = 10) -> int:
+    """Hang up every channel and wait until none is left; how many there were.
+
+    A test that leaves a call up (a BYE the PBX refused, a phone that died mid-call) would make the next
+    test's operator "busy" and send its call to the queue: each test must end with an idle PBX.
+    """
+    found = await active_channels(asterisk)
+    if found:
+        await asterisk.cli("channel request hangup all")
+    deadline = time.monotonic() + timeout_s
+    while await active_channels(asterisk):
+        if time.monotonic() > deadline:
+            raise AsteriskError(f"channels still up {timeout_s} s after 'channel request hangup all'")
+        await asyncio.sleep(0.1)
+    return found
 
 
 async def start_asterisk(scratch: ScratchDir, boot_timeout_s: float = 60) -> Asterisk:

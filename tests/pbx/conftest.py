@@ -17,12 +17,22 @@ The fast suite does not collect this directory (Makefile: `pytest --ignore=tests
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.pbx.asterisk_process import Asterisk, AsteriskError, build_asterisk, start_asterisk, stop_asterisk
+from tests.pbx.asterisk_process import (
+    Asterisk,
+    AsteriskError,
+    build_asterisk,
+    hang_up_everything,
+    start_asterisk,
+    stop_asterisk,
+)
 from tests.pbx.phones import Phone, PhoneBehaviour, start_phone, stop_phone
 from tests.pbx.ports import free_port, free_tcp_and_udp_port, free_udp_range
 from tests.pbx.scratch_conf import PROVIDER_HOST, ScratchValues, make_scratch
@@ -52,19 +62,33 @@ def asterisk_prefix() -> Path:
 
 
 @pytest.fixture(scope="session")
-def scratch_values(tmp_path_factory: pytest.TempPathFactory) -> ScratchValues:
+def pbx_root(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """This run's directory for Asterisk, perezvon and sipp files; kept when a test failed (for its logs).
+
+    Not pytest's tmp_path: another pytest run on the machine deletes all but the newest three of those,
+    which pulled the data directory from under a running perezvon once.
+    """
+    root = Path(tempfile.mkdtemp(prefix="perezvon-pbx-"))
+    yield root
+    if request.session.testsfailed:
+        print(f"\nPBX tier files kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def scratch_values(pbx_root: Path) -> ScratchValues:
     """Free loopback ports for this run, and the secrets the scratch config uses."""
     rtp_start, rtp_end = free_udp_range(200)
-    root = tmp_path_factory.mktemp("pbx")
+    root = pbx_root
     return ScratchValues(sip_port=free_tcp_and_udp_port(), ami_port=free_port(), rtp_start=rtp_start, rtp_end=rtp_end,
                          provider_port=free_tcp_and_udp_port(PROVIDER_HOST), agi_port=free_port(),
                          recordings_dir=root / "recordings")
 
 
 @pytest.fixture(scope="session")
-async def asterisk(asterisk_prefix: Path, scratch_values: ScratchValues,
-                   tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Asterisk]:
-    scratch = make_scratch(tmp_path_factory.mktemp("asterisk"), asterisk_prefix, scratch_values)
+async def asterisk(asterisk_prefix: Path, scratch_values: ScratchValues, pbx_root: Path) -> AsyncIterator[Asterisk]:
+    scratch = make_scratch(pbx_root / "asterisk", asterisk_prefix, scratch_values)
     pbx = await start_asterisk(scratch)
     try:
         yield pbx
@@ -73,9 +97,9 @@ async def asterisk(asterisk_prefix: Path, scratch_values: ScratchValues,
 
 
 @pytest.fixture(scope="session")
-async def perezvon(asterisk: Asterisk, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+async def perezvon(asterisk: Asterisk, pbx_root: Path) -> AsyncIterator[Service]:
     values = asterisk.scratch.values
-    config = ServiceConfig(data_dir=tmp_path_factory.mktemp("perezvon") / "data", ami_port=values.ami_port,
+    config = ServiceConfig(data_dir=pbx_root / "perezvon" / "data", ami_port=values.ami_port,
                            ami_secret=values.ami_secret, agi_port=values.agi_port)
     token = await create_staff(config)
     service = await start_service(config, token)
@@ -89,8 +113,11 @@ async def perezvon(asterisk: Asterisk, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    return tmp_path
+def workdir(pbx_root: Path, request: pytest.FixtureRequest) -> Path:
+    """This test's directory for sipp's logs (under the run's directory)."""
+    path = pbx_root / "tests" / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class Phones:
@@ -113,8 +140,19 @@ class Phones:
 
 @pytest.fixture
 async def phones(asterisk: Asterisk, workdir: Path) -> AsyncIterator[Phones]:
+    """Desk phones for one test; afterwards every phone is switched off and the PBX must be idle.
+
+    A call the test left up is hung up here and fails this test's teardown, instead of making the next
+    test's operator "busy".
+    """
+    leftover = await hang_up_everything(asterisk)
+    assert not leftover, f"{leftover} channel(s) were up before the test started"
     started = Phones(asterisk, workdir)
     try:
         yield started
     finally:
-        await started.stop_all()
+        try:
+            await started.stop_all()
+        finally:
+            leftover = await hang_up_everything(asterisk)
+        assert not leftover, f"the test left {leftover} channel(s) up in Asterisk (hung up now)"

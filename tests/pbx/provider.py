@@ -53,7 +53,7 @@ class ProviderCall:
         """Wait for "ringing", "answered", "hung up", "asterisk hung up", "cancelled" or "failed"."""
         return await self.sipp.wait_log(f"perezvon-provider: {what}", timeout_s)
 
-    async def finish(self, timeout_s: float = 120) -> int:
+    async def finish(self, timeout_s: float = 60) -> int:
         """Wait for the call to end; sipp's exit status (0 when the scenario ran to its end)."""
         return await self.sipp.wait(timeout_s)
 

@@ -11,9 +11,10 @@ import csv
 import io
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from tests.pbx.service_process import Service
 
@@ -24,18 +25,25 @@ CDR_COLUMNS = ("linkedid", "uniqueid", "start", "answer", "end", "clid", "src", 
 Call = dict[str, Any]
 
 
-async def wait_for_calls(service: Service, phone: str, count: int = 1, timeout_s: float = 30,
-                         done: Callable[[Call], bool] = lambda call: call.get("ended_at") is not None
-                         and call.get("outcome") is not None) -> list[Call]:
-    """The calls `GET /api/v1/calls?phone=` lists for this number, once `count` of them are finished."""
+def _finished(call: Call) -> bool:
+    return call.get("ended_at") is not None and call.get("outcome") is not None
+
+
+async def wait_for_calls(service: Service, phone: str | None = None, count: int = 1, timeout_s: float = 30, *,
+                         since: datetime | None = None, where: Callable[[Call], bool] = lambda call: True,
+                         done: Callable[[Call], bool] = _finished) -> list[Call]:
+    """The calls `GET /api/v1/calls` lists (for `phone`, and/or started `since`, and matching `where`),
+    once `count` of them are finished (`done`). A number that is no phone (an anonymous caller) is found
+    with `since` and `where` instead."""
+    query = {key: value for key, value in (("phone", phone), ("since", since and since.isoformat())) if value}
     deadline = time.monotonic() + timeout_s
     while True:
-        page = await service.get_json(f"/api/v1/calls?phone={quote(phone)}")
-        items: list[Call] = page.get("items", []) if isinstance(page, dict) else []
+        page = await service.get_json(f"/api/v1/calls?{urlencode(query)}")
+        items: list[Call] = [call for call in page.get("items", []) if where(call)] if isinstance(page, dict) else []
         if len([call for call in items if done(call)]) >= count:
             return items
         if time.monotonic() > deadline:
-            raise AssertionError(f"no {count} finished call(s) for {phone} within {timeout_s} s; last answer: {page}")
+            raise AssertionError(f"no {count} finished call(s) for {query} within {timeout_s} s; last answer: {page}")
         await asyncio.sleep(0.2)
 
 

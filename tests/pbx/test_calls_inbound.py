@@ -8,6 +8,7 @@ Each test calls from its own number, so tests never read each other's calls.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.pbx.asterisk_process import Asterisk
@@ -39,3 +40,65 @@ async def test_inbound_answered_customer_hangs_up(asterisk: Asterisk, perezvon: 
     assert answered[0]["disposition"] == "ANSWERED", rows
     assert abs(int(answered[0]["billsec"]) - record["talk_s"]) <= 1.0, (rows, record)
     assert answered[0]["src"] == "79161110001", rows
+
+
+async def test_inbound_answered_operator_hangs_up(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                                  workdir: Path) -> None:
+    phone = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500, hangup_ms=2000))
+    call = await call_in(asterisk, InboundCall(caller="79161110003", mode="wait"), workdir)
+    assert await call.finish() == 0, call.sipp.describe()
+    await phone.wait_event("hung up")
+    await call.wait_event("asterisk hung up")
+
+    [record] = await wait_for_calls(perezvon, "+79161110003")
+    assert (record["outcome"], record["answered_by"], record["hung_up_by"]) == ("answered", "101", "operator"), record
+    assert record["hung_up_by_extension"] == "101", record
+    assert abs(record["talk_s"] - 2.0) <= 1.0, record
+
+
+async def test_inbound_abandoned_while_ringing(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                               workdir: Path) -> None:
+    phone = await phones.start("101", PhoneBehaviour(mode="ring"))
+    call = await call_in(asterisk, InboundCall(caller="79161110004", mode="cancel", cancel_ms=2000), workdir)
+    assert await call.finish() == 0, call.sipp.describe()
+    await call.wait_event("cancelled")
+    await phone.wait_event("cancelled")
+
+    [record] = await wait_for_calls(perezvon, "+79161110004")
+    assert record["outcome"] == "missed" and record["reason"] == "abandoned", record
+    assert record["answered_by"] in ("", None) and record["talk_s"] in (0, None), record
+    assert abs(record["ring_s"] - 2.0) <= 1.0, record
+    assert [leg["extension"] for leg in record["legs"]] == ["101"], record
+    assert record["legs"][0]["answered_at"] is None, record
+
+    rows = await wait_for_cdr(asterisk.scratch.cdr_csv, record["linkedid"])
+    assert {row["disposition"] for row in rows} <= {"NO ANSWER", "FAILED"}, rows
+    assert any(row["dstchannel"].startswith("PJSIP/101-") for row in rows), rows
+
+
+async def test_inbound_anonymous_caller(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                        workdir: Path) -> None:
+    phone = await phones.start("101")
+    started = datetime.now(UTC).replace(microsecond=0)
+    call = await call_in(asterisk, InboundCall(caller=None, talk_ms=1000), workdir)
+    assert await call.finish() == 0, call.sipp.describe()
+    await phone.wait_event("other side hung up")
+
+    [record] = await wait_for_calls(perezvon, since=started, where=lambda call: call["direction"] == "inbound")
+    assert "anonymous" in record["caller"].lower(), record
+    assert record["outcome"] == "answered" and record["answered_by"] == "101", record
+    assert record["customer_id"] is None, record
+
+
+async def test_inbound_hostile_caller_name(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                           workdir: Path) -> None:
+    hostile = '<script>alert("x")</script> \\"Ivan\' & <b>Co</b>\x07\x1b[31m'
+    phone = await phones.start("101")
+    call = await call_in(asterisk, InboundCall(caller="79161110005", caller_name=hostile, talk_ms=1000), workdir)
+    assert await call.finish() == 0, call.sipp.describe()
+    await phone.wait_event("other side hung up")
+
+    [record] = await wait_for_calls(perezvon, "+79161110005")
+    assert record["outcome"] == "answered" and record["answered_by"] == "101", record
+    shown = repr(record)
+    assert "\x07" not in shown and "\x1b" not in shown, record
