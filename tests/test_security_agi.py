@@ -17,7 +17,7 @@ from pbx_bridge.agi_contract import RouteAnswer
 from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.agi_settings import AgiSettings
 from pbx_bridge.live_load import LiveLoad
-from pbx_bridge.log_safe import printable
+from pbx_bridge.log_safe import PrintableLogFilter, printable
 from pbx_bridge.simulator.agi_client import AgiCall, AgiTarget, ask_router
 from tests.agi_helpers import RecordingRouter, agi_server, env_of, exchange
 from tests.conftest import MakeManager
@@ -133,3 +133,9 @@ async def test_the_simulator_passes_the_secret_like_the_dialplan() -> None:
         assert await ask_router(AgiTarget("127.0.0.1", server.port), call) == []
         answered = await ask_router(AgiTarget("127.0.0.1", server.port, secret=SECRET), call)
     assert answered is not None and ("ROUTE_TARGETS", "PJSIP/101") in answered
+
+
+def test_the_log_filter_escapes_any_message() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "caller %s", ("bad\x1b[0m\r\nforged line",), None)
+    assert PrintableLogFilter().filter(record)
+    assert record.getMessage() == "caller bad\\x1b[0m\\r\\nforged line"

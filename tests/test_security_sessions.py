@@ -106,3 +106,13 @@ async def test_activity_keeps_a_session_alive(client: Client, pool: Pool, make_m
     assert await logged_in_with(client, cookie)
     renewed = await pool.fetchval("SELECT now() - last_seen_at < interval '1 minute' FROM manager_sessions")
     assert renewed
+
+
+async def test_expired_sessions_are_purged_at_the_next_login(client: Client, pool: Pool,
+                                                             make_manager: MakeManager) -> None:
+    manager = await make_manager("operator")
+    await login(client, manager)
+    await pool.execute("UPDATE manager_sessions SET created_at = now() - interval '30 days', "
+                       "last_seen_at = now() - interval '30 days'")
+    await login(client, manager)
+    assert await pool.fetchval("SELECT count(*) FROM manager_sessions") == 1

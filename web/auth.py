@@ -194,6 +194,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     throttle.reset(buckets[0].key)
     session = await new_session(request)  # a fresh session: no fixation across login
     session["sid"] = await sessions.start_session(request.app[POOL], user.id, address)
+    web_settings = request.app[SETTINGS].web  # the table keeps only sessions that can still log someone in
+    await sessions.purge_expired(request.app[POOL], idle_s=web_settings.session_idle_s,
+                                 max_age_s=web_settings.session_max_age_s)
     csrf_token(session)
     log.info("manager %s logged in from %s", user.login, address)
     raise web.HTTPSeeOther(target)
