@@ -11,8 +11,9 @@ from dataclasses import replace
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
 
-from crm import database
+from crm import database, passwords
 from crm.database import Pool
 from pbx_bridge.agi_server import FALLBACK_ERROR, FALLBACK_TIMEOUT
 from pbx_bridge.live_load import LiveLoad
@@ -21,6 +22,7 @@ from tests.conftest import PASSWORD, MakeManager, csrf_from
 from web.app import create_app
 from web.config import Settings
 from web.routing_service import CrmRouter
+from web.throttle import LoginThrottle, login_buckets
 
 Client = TestClient[web.Request, web.Application]
 
@@ -129,9 +131,11 @@ async def _route(port: int, n: int) -> str:
     return NO_ANSWER
 
 
-async def test_a_login_burst_does_not_delay_routing(settings: Settings, wide_pool: Pool) -> None:
+async def test_a_login_burst_does_not_delay_routing(settings: Settings, wide_pool: Pool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Unknown logins cost a full production-strength Argon2 check (the dummy hash): 40 of them at once
     must leave the FastAGI router answering every call within its deadline, never with the fallback."""
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", PasswordHasher().hash("production-strength"))
     relaxed = replace(settings, web=replace(settings.web, login_max_failures=1000))
     router = CrmRouter(wide_pool, LiveLoad())
     async with agi_server(router, deadline_ms=DEADLINE_MS, client_timeout_s=30.0) as agi, \
@@ -149,3 +153,15 @@ async def test_a_login_burst_does_not_delay_routing(settings: Settings, wide_poo
     assert len(reasons) >= 2
     assert not {FALLBACK_TIMEOUT, FALLBACK_ERROR, NO_ANSWER} & set(reasons), reasons
     assert agi.stats.fallback_timeout == 0
+
+
+def test_the_throttle_counts_reservations_and_releases_them() -> None:
+    throttle = LoginThrottle(max_failures=2, window_s=60)
+    buckets = login_buckets("anna", "192.0.2.1", 2)
+    assert throttle.reserve(buckets, 0.0) == 0 and throttle.reserve(buckets, 1.0) == 0
+    assert throttle.reserve(buckets, 2.0) == pytest.approx(58.0)  # refused, and not counted
+    throttle.release(buckets, 1.0)  # the attempt at 1.0 succeeded
+    assert throttle.reserve(buckets, 3.0) == 0
+    assert throttle.retry_after(buckets, 61.0) == 0  # the window moved past the first failure
+    other_address = login_buckets("anna", "198.51.100.7", 2)
+    assert throttle.retry_after(other_address, 4.0) == 0  # the owner elsewhere is not locked out
