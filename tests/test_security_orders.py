@@ -104,3 +104,19 @@ async def test_changes_of_items_and_total_are_kept_with_who_and_when(client: Cli
     await login(client, seller)
     html = await (await client.get(f"/orders/{order.id}")).text()
     assert "Ольга Петрова" in html and "300.00" in html
+
+
+async def test_an_order_stored_before_the_bounds_renders_small(client: Client, pool: Pool,
+                                                                make_manager: MakeManager) -> None:
+    """A hostile price already in the database (written before the bounds) is shown as "?", not expanded."""
+    head = await make_manager("supervisor")
+    order = await orders.create_order(pool, OrderInput(number="OLD-1", customer_phone="+79031112233"), None)
+    await pool.execute("""UPDATE orders SET items = '[{"name": "Чайник", "qty": 3, "price": "1E+200000000"}]'
+                          WHERE id = $1""", order.id)
+    await login(client, head)
+    response = await client.get(f"/orders/{order.id}")
+    html = await response.text()
+    assert response.status == 200 and len(html) < 200_000 and "Чайник" in html and "?" in html
+    api = await client.get(f"/api/v1/orders/{order.id}",
+                           headers={"Authorization": f"Bearer {await managers.create_api_token(pool, head.id)}"})
+    assert api.status == 200 and len(await api.read()) < 200_000

@@ -12,10 +12,20 @@ from web.pages import account, calls, customers, home, locale, managers_admin, o
 from web.pages import tasks as task_pages
 from web.pages.forms import shop_zone
 
+#: Amounts are below 10^12 since issue 9; a larger one (stored before) is shown as "?", never expanded
+#: (`1e200000000` written out is a 200 MB string).
+MONEY_SHOWN_BELOW = Decimal("1e15")
+
 
 def _money(value: Decimal | int | float | str) -> str:
     """`12345.5` -> `12 345.50`: thin spaces between thousands read well in both languages."""
-    return f"{Decimal(str(value)):,.2f}".replace(",", "\u202f")
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return "?"
+    if not amount.is_finite() or amount.copy_abs() >= MONEY_SHOWN_BELOW:  # copy_abs: no rounding, no Overflow
+        return "?"
+    return f"{amount:,.2f}".replace(",", "\u202f")
 
 
 def _setup_filters(app: web.Application) -> None:
