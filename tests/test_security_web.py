@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from crm import managers, tokens
 from crm.database import Pool
-from tests.conftest import MakeManager, login
+from tests.conftest import PASSWORD, MakeManager, login
 from web.app import create_app
 from web.config import Settings
 
@@ -59,6 +59,14 @@ async def test_login_redirect_keeps_the_whole_next(client: Client, make_manager:
     assert response.status == 303
     location = urlsplit(response.headers["Location"])
     assert parse_qs(location.query)["next"] == ["/calls?a=1&b=2"]
+    # ...and the login form carries it through to the redirect after logging in.
+    manager = await make_manager("operator")
+    html = await (await client.get(response.headers["Location"])).text()
+    assert 'name="next" value="/calls?a=1&amp;b=2"' in html
+    csrf = html.split('name="_csrf" value="', 1)[1].split('"', 1)[0]
+    done = await client.post("/login", data={"login": manager.login, "password": PASSWORD, "_csrf": csrf,
+                                             "next": "/calls?a=1&b=2"}, allow_redirects=False)
+    assert done.status == 303 and done.headers["Location"] == "/calls?a=1&b=2"
 
 
 @pytest.mark.parametrize("path", [
