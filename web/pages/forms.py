@@ -29,6 +29,11 @@ def text(form: Form, name: str, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
+#: PostgreSQL's bigint: a larger id cannot exist; a larger offset is no page anyone reads.
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 1_000_000
+
+
 def checkbox(form: Form, name: str) -> bool:
     return text(form, name) in ("on", "1", "true", "yes")
 
@@ -37,10 +42,15 @@ def optional_int(form: Form, name: str, label: str) -> int | None:
     raw = text(form, name).strip()
     if not raw:
         return None
+    if len(raw) > 20:
+        raise InvalidInput(f"{label}: a whole number")
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise InvalidInput(f"{label}: a whole number") from exc
+    if not -MAX_ID <= value <= MAX_ID:  # past PostgreSQL's bigint: no such id or count
+        raise InvalidInput(f"{label}: out of range")
+    return value
 
 
 def int_field(form: Form, name: str, label: str, default: int) -> int:
@@ -54,11 +64,6 @@ def split_list(raw: str, *, newlines: bool = True) -> tuple[str, ...]:
     for sep in separators[1:]:
         raw = raw.replace(sep, separators[0])
     return tuple(part.strip() for part in raw.split(separators[0]) if part.strip())
-
-
-#: PostgreSQL's bigint: a larger id cannot exist; a larger offset is no page anyone reads.
-MAX_ID = 2**63 - 1
-MAX_OFFSET = 1_000_000
 
 
 def path_int(request: web.Request, name: str) -> int:

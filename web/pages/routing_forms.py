@@ -49,7 +49,8 @@ def group_input(form: Form, offered: Iterable[int]) -> GroupInput:
     allowed = set(offered)
     members: list[int] = []
     for raw in form.getall("members", []):
-        if not isinstance(raw, str) or not raw.strip().isdigit() or int(raw) not in allowed:
+        if (not isinstance(raw, str) or not raw.strip().isascii() or not raw.strip().isdigit()
+                or len(raw.strip()) > 18 or int(raw) not in allowed):
             raise InvalidInput("members: unknown manager")
         members.append(int(raw))
     return GroupInput(name=text(form, "name"), queue=text(form, "queue"),
@@ -74,7 +75,7 @@ def rule_submitted(form: Form) -> dict[str, Any]:
 
 def rule_input(form: Form) -> RuleInput:
     group_raw = text(form, "group_id").strip()
-    if not group_raw.isdigit():
+    if not group_raw.isascii() or not group_raw.isdigit() or len(group_raw) > 18:
         raise InvalidInput("group: choose a group")
     return RuleInput(group_id=int(group_raw), position=_int(form, "position", "position", 100),
                      did=text(form, "did"), channel=text(form, "channel"), customer_kind=text(form, "customer_kind"),
@@ -183,10 +184,10 @@ def caps_submitted(form: Form) -> dict[str, str]:
 def caps_input(form: Form) -> dict[int, int]:
     caps: dict[int, int] = {}
     for key, raw in caps_submitted(form).items():
-        if not key.isdigit():
+        if not key.isascii() or not key.isdigit() or len(key) > 18:
             raise InvalidInput("max concurrent calls: unknown manager")
         value = raw.strip()
-        if not value.isdigit():
+        if not value.isascii() or not value.isdigit() or len(value) > 6:
             raise InvalidInput("max concurrent calls: 1-20")
         caps[int(key)] = int(value)
     if not caps:

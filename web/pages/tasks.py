@@ -44,7 +44,7 @@ def _filter(request: web.Request, user: Manager) -> tuple[TaskFilter, dict[str, 
         assignee_id, unassigned = None, True
     elif assignee_raw == "all" and user.sees_everything:
         assignee_id = None
-    elif assignee_raw.isdigit() and user.sees_everything:
+    elif assignee_raw.isascii() and assignee_raw.isdigit() and len(assignee_raw) <= 18 and user.sees_everything:
         assignee_id = int(assignee_raw)
     else:
         assignee_raw = "me"
