@@ -16,7 +16,7 @@ from typing import Literal
 
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.scratch_conf import PBX_HOST
-from tests.pbx.sipp_process import Sipp, SippError, start_sipp
+from tests.pbx.sipp_process import FOREVER_MS, Sipp, SippError, start_sipp, uac_params
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,11 @@ def _password(asterisk: Asterisk, ext: str) -> str:
 async def start_phone(asterisk: Asterisk, ext: str, workdir: Path,
                       behaviour: PhoneBehaviour = PhoneBehaviour(), timeout_s: float = 15) -> Phone:
     """Register phone `ext` on 127.0.0.1 (a free port) and wait until Asterisk finds it reachable."""
-    sets = {"mode": behaviour.mode, "answer_ms": str(behaviour.answer_ms), "hangup_ms": str(behaviour.hangup_ms)}
+    params = {"on_invite": "busy" if behaviour.mode == "busy" else "ringing",
+              "answer_ms": str(FOREVER_MS if behaviour.mode == "ring" else behaviour.answer_ms),
+              "talk_ms": str(behaviour.hangup_ms or FOREVER_MS)}
     sipp = await start_sipp(f"phone-{ext}", "phone_register.xml", f"{PBX_HOST}:{asterisk.scratch.values.sip_port}",
-                            workdir, host=PBX_HOST, keys={"ext": ext, "expires": "3600"}, sets=sets,
+                            workdir, host=PBX_HOST, keys={"ext": ext, "expires": "3600"}, params=params,
                             ooc_scenario="phone_inbound.xml", auth=(ext, _password(asterisk, ext)))
     phone = Phone(ext, sipp, asterisk, workdir)
     try:
@@ -103,9 +105,10 @@ async def call_out(asterisk: Asterisk, ext: str, call: OutgoingCall, workdir: Pa
     """Start the outgoing call from `ext` (its own sipp process; it ends when the call does).
 
     Log events: "outgoing ringing", "outgoing answered", "outgoing hung up", "outgoing other side hung up",
-    "outgoing cancelled", "outgoing failed" (prefixed "perezvon-phone: ").
+    "outgoing cancelled", "outgoing failed <call-id> <status>" (prefixed "perezvon-phone: ").
     """
-    sets = {"mode": call.mode, "talk_ms": str(call.talk_ms), "cancel_ms": str(call.cancel_ms)}
     return await start_sipp(f"phone-{ext}-out", "phone_call_out.xml", f"{PBX_HOST}:{asterisk.scratch.values.sip_port}",
-                            workdir, host=PBX_HOST, keys={"ext": ext}, sets=sets, service=call.number,
+                            workdir, host=PBX_HOST, keys={"ext": ext}, params=uac_params(call.mode, call.talk_ms,
+                                                                                        call.cancel_ms),
+                            service=call.number,
                             auth=(ext, _password(asterisk, ext)))

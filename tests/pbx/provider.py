@@ -17,7 +17,7 @@ from typing import Literal
 
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.scratch_conf import PBX_HOST, PROVIDER_HOST
-from tests.pbx.sipp_process import ANONYMOUS, Sipp, SippError, name_addr, start_sipp
+from tests.pbx.sipp_process import ANONYMOUS, FOREVER_MS, Sipp, SippError, name_addr, start_sipp, uac_params
 
 #: The shop's number in the shipped extensions.conf (DEFAULT_DID, the trunk's contact_user).
 SHOP_DID = "74951234500"
@@ -50,7 +50,7 @@ class ProviderCall:
     sipp: Sipp
 
     async def wait_event(self, what: str, timeout_s: float = 30) -> list[str]:
-        """Wait for "ringing", "answered", "hung up", "asterisk hung up", "cancelled" or "failed"."""
+        """Wait for "ringing", "answered", "hung up", "asterisk hung up", "cancelled" or "failed" (+ status)."""
         return await self.sipp.wait_log(f"perezvon-provider: {what}", timeout_s)
 
     async def finish(self, timeout_s: float = 60) -> int:
@@ -60,9 +60,9 @@ class ProviderCall:
 
 async def call_in(asterisk: Asterisk, call: InboundCall, workdir: Path, name: str = "provider") -> ProviderCall:
     """Start the provider's INVITE to `call.did` (sipp exits when the call is over)."""
-    sets = {"mode": call.mode, "talk_ms": str(call.talk_ms), "cancel_ms": str(call.cancel_ms)}
     sipp = await start_sipp(name, "provider_call_in.xml", f"{PBX_HOST}:{asterisk.scratch.values.sip_port}", workdir,
-                            host=PROVIDER_HOST, keys={"from": call.from_header()}, sets=sets, service=call.did)
+                            host=PROVIDER_HOST, keys={"from": call.from_header()},
+                            params=uac_params(call.mode, call.talk_ms, call.cancel_ms), service=call.did)
     return ProviderCall(sipp)
 
 
@@ -100,9 +100,12 @@ async def provider_answering(asterisk: Asterisk, workdir: Path, behaviour: Custo
     """
     behaviour = behaviour or CustomerBehaviour()
     values = asterisk.scratch.values
-    sets = {"mode": behaviour.mode, "answer_ms": str(behaviour.answer_ms), "hangup_ms": str(behaviour.hangup_ms)}
+    params = {"on_invite": "busy" if behaviour.mode == "busy" else "ringing",
+              "answer_ms": str(FOREVER_MS if behaviour.mode == "ring" else behaviour.answer_ms),
+              "on_ring_timeout": "unavailable" if behaviour.mode == "noanswer" else "answer",
+              "talk_ms": str(behaviour.hangup_ms or FOREVER_MS)}
     sipp = await start_sipp("provider-uas", "provider_answer.xml", f"{PBX_HOST}:{values.sip_port}", workdir,
-                            host=PROVIDER_HOST, port=values.provider_port, sets=sets, calls=None)
+                            host=PROVIDER_HOST, port=values.provider_port, params=params, calls=None)
     try:
         contact = f"trunk-aor/{values.provider_uri}"
         deadline = time.monotonic() + timeout_s

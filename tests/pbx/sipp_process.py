@@ -4,9 +4,13 @@ Each sipp process runs one scenario from tests/pbx/sipp/ on a chosen loopback ad
 scenarios announce what happened with `<log message="perezvon-...: ...">` lines (registered,
 ringing, answered, hung up...), which `Sipp.wait_log()` polls for with a deadline; at the end
 `Sipp.wait()` gives the exit status (0: every call succeeded, 1: some failed) and `stats()` the
-success / failure counters of sipp's final screen. Options the scenarios read come as `keys`
-(`-key`, replaced in message text) and `sets` (`-set`, global variables the scenario branches on;
-sipp wants them declared with `<Global>` and given before the scenario's use).
+success / failure counters of sipp's final screen.
+
+Behaviour is passed two ways: `keys` (`-key`, replaced by sipp in message text: numbers, names) and
+`params`, filled into the scenario's `@name@` placeholders before sipp reads it. The latter exists
+because sipp reads timeouts and jump targets only as literals: "ring 3 s unless a CANCEL comes", or
+"hang up after 2 s unless the other side's BYE or a re-INVITE comes first" needs a `<recv timeout=...>`,
+and a `<pause>` would make any request arriving meanwhile an "unexpected message" that kills the call.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from pathlib import Path
 from tests.pbx.ports import free_port, free_udp_range
 
 SCENARIOS = Path(__file__).parent / "sipp"
+#: "Forever" for a scenario timeout, in milliseconds (a day).
+FOREVER_MS = 86_400_000
+_PLACEHOLDER = re.compile(r"@([a-z_]+)@")
 
 
 class SippError(RuntimeError):
@@ -107,6 +114,15 @@ def sipp_binary() -> str:
     return path
 
 
+def render_scenario(scenario: str, params: dict[str, str], workdir: Path, name: str) -> Path:
+    """The scenario with every `@name@` filled from `params` (KeyError for a missing one), written for sipp."""
+    text = (SCENARIOS / scenario).read_text(encoding="utf-8")
+    rendered = _PLACEHOLDER.sub(lambda match: params[match.group(1)], text)
+    path = workdir / f"{name}.{scenario}"
+    path.write_text(rendered, encoding="utf-8")
+    return path
+
+
 def _fresh_files(workdir: Path, name: str) -> tuple[Path, Path, Path]:
     """The log, error and screen files of sipp `name`, none left from an earlier run."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -117,25 +133,22 @@ def _fresh_files(workdir: Path, name: str) -> tuple[Path, Path, Path]:
 
 
 async def start_sipp(name: str, scenario: str, remote: str, workdir: Path, *, host: str = "127.0.0.1",
-                     port: int = 0, keys: dict[str, str] | None = None, sets: dict[str, str] | None = None,
+                     port: int = 0, keys: dict[str, str] | None = None, params: dict[str, str] | None = None,
                      ooc_scenario: str | None = None, service: str | None = None,
                      auth: tuple[str, str] | None = None, calls: int | None = 1,
                      extra: tuple[str, ...] = ()) -> Sipp:
     """Start sipp with `scenario` (a file name in tests/pbx/sipp/) towards `remote` ("host:port").
 
-    `port` 0 picks a free UDP port on `host`. `calls`: `-m`, the number of calls before sipp exits
-    (None for a UAS that runs until stopped). Files go to `workdir/<name>.*`.
+    `port` 0 picks a free UDP port on `host`. `params` fill the scenarios' `@name@` placeholders.
+    `calls`: `-m`, the number of calls before sipp exits (None for a UAS that runs until stopped).
+    Files go to `workdir/<name>.*`.
     """
     log_file, error_file, screen_file = _fresh_files(workdir, name)
     port = port or free_port(socket.SOCK_DGRAM, host)
     media_port, _ = free_udp_range(4, host)
-    args = [sipp_binary(), remote]
-    # -set before the scenarios' use, as sipp resolves them once every scenario is loaded.
-    for key, value in (sets or {}).items():
-        args += ["-set", key, value]
-    args += ["-sf", str(SCENARIOS / scenario)]
+    args = [sipp_binary(), remote, "-sf", str(render_scenario(scenario, params or {}, workdir, name))]
     if ooc_scenario:
-        args += ["-oocsf", str(SCENARIOS / ooc_scenario)]
+        args += ["-oocsf", str(render_scenario(ooc_scenario, params or {}, workdir, name))]
     args += ["-i", host, "-p", str(port), "-mi", host, "-mp", str(media_port),
              "-nostdin", "-trace_logs", "-log_file", str(log_file), "-trace_err", "-error_file", str(error_file),
              ]
@@ -165,3 +178,12 @@ def name_addr(user: str, host: str, display: str | None = None) -> str:
 
 
 ANONYMOUS = '"Anonymous" <sip:anonymous@anonymous.invalid>'
+
+
+def uac_params(mode: str, talk_ms: int, cancel_ms: int) -> dict[str, str]:
+    """Parameters of the calling scenarios (provider_call_in.xml, phone_call_out.xml): "hangup" after
+    `talk_ms`, "cancel" `cancel_ms` after ringing, or "wait" for the other side's BYE."""
+    if mode not in ("hangup", "cancel", "wait"):
+        raise ValueError(f"unknown mode {mode!r}")
+    return {"on_ringing": "ring_timer" if mode == "cancel" else "progress", "cancel_ms": str(cancel_ms),
+            "talk_ms": str(talk_ms if mode == "hangup" else FOREVER_MS)}

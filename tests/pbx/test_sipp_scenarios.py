@@ -1,5 +1,5 @@
-"""Every sipp scenario of the tier is well-formed XML (sipp only says "Invalid XML in scenario"), and every
-variable it reads from the command line is declared `<Global>` (sipp refuses `-set` otherwise)."""
+"""Every sipp scenario of the tier is well-formed XML once its `@name@` placeholders are filled (sipp only
+says "Invalid XML in scenario"), and every jump target exists."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.pbx.sipp_process import SCENARIOS
+from tests.pbx.sipp_process import _PLACEHOLDER, SCENARIOS, render_scenario
 
 FILES = sorted(SCENARIOS.glob("*.xml"))
+SAMPLE = {"on_invite": "ringing", "answer_ms": "500", "talk_ms": "2000", "on_ring_timeout": "answer",
+          "on_ringing": "progress", "cancel_ms": "3000"}
 
 
 def test_there_are_scenarios() -> None:
@@ -20,12 +22,16 @@ def test_there_are_scenarios() -> None:
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
-def test_scenario_is_well_formed(path: Path) -> None:
-    root = ET.parse(path).getroot()
+def test_scenario_is_well_formed(path: Path, tmp_path: Path) -> None:
+    placeholders = set(_PLACEHOLDER.findall(path.read_text(encoding="utf-8")))
+    assert placeholders <= set(SAMPLE), placeholders - set(SAMPLE)
+    root = ET.parse(render_scenario(path.name, SAMPLE, tmp_path, "check")).getroot()
     assert root.tag == "scenario"
-    declared = {name for node in root.iter("Global") for name in node.get("variables", "").split(",") if name}
-    read_by_todouble = {node.get("variable") for node in root.iter("todouble")}
+    labels = {node.get("id") for node in root.iter("label")}
+    targets = {node.get(attr) for node in root.iter() for attr in ("next", "ontimeout") if node.get(attr)}
+    # Jump targets that are placeholders can be any of their values: every label they may name must exist.
     text = path.read_text(encoding="utf-8")
-    assert read_by_todouble <= declared | {None}, path.name
-    for name in declared:
-        assert len(re.findall(rf"\b{name}\b", text)) >= 2, f"{name}: sipp wants each variable referenced twice"
+    for name in re.findall(r'(?:next|ontimeout)="@([a-z_]+)@"', text):
+        targets |= {"on_invite": {"ringing", "busy"}, "on_ring_timeout": {"answer", "unavailable"},
+                    "on_ringing": {"progress", "ring_timer"}}[name]
+    assert targets <= labels, targets - labels
