@@ -65,3 +65,23 @@ async def wait_for_cdr(path: Path, linkedid: str, timeout_s: float = 15) -> list
         if time.monotonic() > deadline:
             raise AssertionError(f"no CDR row for {linkedid} in {path} within {timeout_s} s")
         await asyncio.sleep(0.1)
+
+
+async def wait_for_recording(recordings_dir: Path, linkedid: str, timeout_s: float = 15) -> Path:
+    """MixMonitor's `<Linkedid>.wav` in the recordings directory, once it holds audio beyond the WAV header."""
+    path = recordings_dir / f"{linkedid}.wav"
+    deadline = time.monotonic() + timeout_s
+    while not _has_audio(path):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no recording {path.name} within {timeout_s} s; the directory has "
+                                 f"{_listing(recordings_dir)}")
+        await asyncio.sleep(0.1)
+    return path
+
+
+def _has_audio(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 44
+
+
+def _listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []

@@ -8,6 +8,7 @@ Each test calls from its own number, so tests never read each other's calls.
 
 from __future__ import annotations
 
+import wave
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
 from tests.pbx.phones import PhoneBehaviour
 from tests.pbx.provider import InboundCall, call_in
-from tests.pbx.records import wait_for_calls, wait_for_cdr
+from tests.pbx.records import wait_for_calls, wait_for_cdr, wait_for_recording
 from tests.pbx.service_process import Service
 
 
@@ -40,6 +41,11 @@ async def test_inbound_answered_customer_hangs_up(asterisk: Asterisk, perezvon: 
     assert answered[0]["disposition"] == "ANSWERED", rows
     assert abs(int(answered[0]["billsec"]) - record["talk_s"]) <= 1.0, (rows, record)
     assert answered[0]["src"] == "79161110001", rows
+
+    # MixMonitor (option b: only while bridged) wrote <Linkedid>.wav into RECORDINGS_DIR: ~2 s of 8 kHz audio.
+    recording = await wait_for_recording(asterisk.scratch.values.recordings_dir, record["linkedid"])
+    with wave.open(str(recording)) as wav:
+        assert abs(wav.getnframes() / wav.getframerate() - record["talk_s"]) <= 1.0
 
 
 async def test_inbound_answered_operator_hangs_up(asterisk: Asterisk, perezvon: Service, phones: Phones,
