@@ -253,6 +253,8 @@ class RoutingGroup:
     queue: str
     ring_timeout_s: int
     member_ids: tuple[int, ...]
+    #: Ring every free member at once (the first to answer takes it) instead of the least-loaded one.
+    ring_all: bool = False
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,8 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "no_rule": ("Ни одно правило не подошло: все операторы.", "No rule matched: all operators."),
     "least_ok": ("Наименее загруженный свободный: {mgr} ({load} звонк., свободен с {idle}).",
                  "Least loaded available: {mgr} ({load} calls, idle since {idle})."),
+    "ring_all": ("Группа звонит всем свободным сразу: {mgrs}.",
+                 "The group rings every available member at once: {mgrs}."),
     "nobody": ("Свободных менеджеров нет: очередь {queue}.", "Nobody is available: queue {queue}."),
     "inactive": ("не активен или удалён", "inactive or deleted"),
     "presence": ("статус «{presence}»", "presence '{presence}'"),
@@ -331,6 +333,10 @@ def decide_route(context: RouteContext, live: LiveState, now: datetime, *, local
         lines.append(say("no_rule"))
         pool = [m for m in config.managers if m.role == "operator"]
     free = [m for m in pool if unavailable_because(m, live, say) is None]
+    if free and group is not None and group.ring_all:
+        together = sorted(free, key=lambda m: _least_loaded_key(m, live))
+        lines.append(say("ring_all", mgrs=", ".join(m.display_name for m in together)))
+        return decide("did_rule", tuple(_target(m, live) for m in together))
     if free:
         best = min(free, key=lambda m: _least_loaded_key(m, live))
         load, idle, _ = _least_loaded_key(best, live)

@@ -69,10 +69,12 @@ class GroupInput:
     queue: str = ""
     ring_timeout_s: int = 20
     member_ids: tuple[int, ...] = ()
+    ring_all: bool = False
 
     def validated(self) -> GroupInput:
         return GroupInput(clean_text(self.name, "name", max_len=100, min_len=1), _queue(self.queue, "queue"),
-                          _ring(self.ring_timeout_s, "ring timeout"), tuple(dict.fromkeys(self.member_ids)))
+                          _ring(self.ring_timeout_s, "ring timeout"), tuple(dict.fromkeys(self.member_ids)),
+                          bool(self.ring_all))
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ FROM routing_groups g
 
 
 def _group(row: asyncpg.Record) -> RoutingGroup:
-    return RoutingGroup(row["id"], row["name"], row["queue"], row["ring_timeout_s"], tuple(row["member_list"]))
+    return RoutingGroup(row["id"], row["name"], row["queue"], row["ring_timeout_s"], tuple(row["member_list"]),
+                        row["ring_all"])
 
 
 async def list_groups(pool: Pool) -> list[RoutingGroup]:
@@ -161,8 +164,8 @@ async def create_group(pool: Pool, data: GroupInput) -> RoutingGroup:
     async with pool.acquire() as conn, conn.transaction():
         try:
             group_id = await conn.fetchval(
-                "INSERT INTO routing_groups (name, queue, ring_timeout_s) VALUES ($1, $2, $3) RETURNING id",
-                data.name, data.queue, data.ring_timeout_s)
+                "INSERT INTO routing_groups (name, queue, ring_timeout_s, ring_all) VALUES ($1, $2, $3, $4) "
+                "RETURNING id", data.name, data.queue, data.ring_timeout_s, data.ring_all)
         except asyncpg.UniqueViolationError as exc:
             raise Conflict(f"a group named {data.name!r} exists") from exc
         await _set_members(conn, group_id, data.member_ids)
@@ -175,8 +178,8 @@ async def update_group(pool: Pool, group_id: int, data: GroupInput) -> RoutingGr
     async with pool.acquire() as conn, conn.transaction():
         try:
             updated = await conn.fetchval(
-                "UPDATE routing_groups SET name = $2, queue = $3, ring_timeout_s = $4 WHERE id = $1 RETURNING id",
-                group_id, data.name, data.queue, data.ring_timeout_s)
+                "UPDATE routing_groups SET name = $2, queue = $3, ring_timeout_s = $4, ring_all = $5 WHERE id = $1 "
+                "RETURNING id", group_id, data.name, data.queue, data.ring_timeout_s, data.ring_all)
         except asyncpg.UniqueViolationError as exc:
             raise Conflict(f"a group named {data.name!r} exists") from exc
         if updated is None:

@@ -102,7 +102,8 @@ CONFIG_COLUMNS = """
                 GROUP BY manager_id) gm ON gm.manager_id = m.id
      WHERE m.active) AS managers,
     (SELECT coalesce(json_agg(json_build_object(
-        'id', g.id, 'name', g.name, 'queue', g.queue, 'ring', g.ring_timeout_s, 'members', coalesce(gm.list, '{}'))
+        'id', g.id, 'name', g.name, 'queue', g.queue, 'ring', g.ring_timeout_s, 'members', coalesce(gm.list, '{}'),
+        'ring_all', g.ring_all)
         ORDER BY g.id), '[]')
      FROM routing_groups g
      LEFT JOIN (SELECT group_id, array_agg(manager_id ORDER BY manager_id) AS list FROM routing_group_members
@@ -164,7 +165,7 @@ def _config(row: Any) -> RoutingConfig:
         id=m["id"], display_name=m["name"], role=m["role"], extensions=tuple(m["ext"]), softphone=m["softphone"],
         vip_capable=m["vip"], seniority=m["seniority"], max_concurrent_calls=m["cap"], presence=m["presence"],
         presence_changed_at=_ts(m["since"]), group_ids=tuple(m["groups"])) for m in row["managers"])
-    groups = tuple(RoutingGroup(g["id"], g["name"], g["queue"], g["ring"], tuple(g["members"]))
+    groups = tuple(RoutingGroup(g["id"], g["name"], g["queue"], g["ring"], tuple(g["members"]), g["ring_all"])
                    for g in row["groups"])
     rules = tuple(RoutingRule(r["id"], r["position"], r["did"], r["channel"], r["kind"], r["region"], r["group_id"],
                               r["group_name"], r["note"]) for r in row["rules"])

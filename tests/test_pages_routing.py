@@ -90,10 +90,11 @@ async def test_admin_configures_routing(client: Client, pool: Pool, make_manager
     assert "Анна Смирнова" in form and "Борис Петров" in form
     response = await client.post("/routing/groups/new", allow_redirects=False, data=[
         ("_csrf", csrf), ("name", "Оптовики"), ("queue", "wholesale"), ("ring_timeout_s", "25"),
-        ("members", str(anna.id)), ("members", str(boris.id))])
+        ("members", str(anna.id)), ("members", str(boris.id)), ("ring_all", "1")])
     assert response.status == 303 and response.headers["Location"] == "/routing#groups"
     [group] = await routing_data.list_groups(pool)
-    assert (group.name, group.queue, group.ring_timeout_s) == ("Оптовики", "wholesale", 25)
+    assert (group.name, group.queue, group.ring_timeout_s, group.ring_all) == ("Оптовики", "wholesale", 25, True)
+    assert "всем сразу" in await (await client.get("/routing")).text()
     assert set(group.member_ids) == {anna.id, boris.id}
 
     # A DID rule pointing at it.
@@ -143,7 +144,7 @@ async def test_admin_configures_routing(client: Client, pool: Pool, make_manager
     page = await (await client.get("/routing")).text()
     row = page[page.index(f'data-group-id="{group.id}"'):]
     row = row[:row.index("</tr>")]
-    assert all(shown in row for shown in ("Оптовики", "Анна Смирнова", "Борис Петров", "wholesale", ">25<"))
+    assert all(shown in row for shown in ("Оптовики", "Анна Смирнова", "Борис Петров", "wholesale", ">25 <"))
     for shown in ("74951234567", "лендинг", "компания",
                   "Москва", "→ Оптовики", "Asia/Yekaterinburg", "dial:+79161234567", "08:00–20:00", "10:00–16:00",
                   "01.01.2030", "Новый год", 'value="main"', 'value="30"', f'name="cap_{anna.id}" type="number" '

@@ -282,6 +282,15 @@ def test_a_rule_routes_to_the_least_loaded_member_of_its_group_with_its_timeout_
     assert (d.reason, ids(d), d.ring_timeout_s, d.fallback, d.group_id) == ("did_rule", [2], 25, "queue:site_q", 10)
 
 
+def test_a_ring_all_group_rings_every_free_member_at_once_least_loaded_first() -> None:
+    groups = (RoutingGroup(10, "site", "site_q", 25, (1, 2, 3), ring_all=True),)
+    c = ctx((mgr(1, cap=2), mgr(2, cap=2), mgr(3, presence="away")), customer(), did="74950000001",
+            rules=(rule(1, 10, channel="site"),), groups=groups, numbers=NUMBERS)
+    d = decide_route(c, LiveState(active_calls={1: 1}), NOON)
+    assert (d.reason, ids(d), d.fallback) == ("did_rule", [2, 1], "queue:site_q")
+    assert "всем свободным сразу" in d.explanation
+
+
 def test_rule_group_with_nobody_free_goes_to_its_queue() -> None:
     c = ctx((mgr(1, presence="away"), mgr(2)), None, did="74950000001", rules=(rule(1, 10, channel="site"),),
             groups=GROUPS, numbers=NUMBERS)

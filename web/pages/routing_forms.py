@@ -34,14 +34,15 @@ def _int(form: Form, name: str, label: str, default: int) -> int:
 
 def group_values(group: RoutingGroup | None) -> dict[str, Any]:
     if group is None:
-        return {"name": "", "queue": "", "ring_timeout_s": "20", "members": []}
+        return {"name": "", "queue": "", "ring_timeout_s": "20", "members": [], "ring_all": False}
     return {"name": group.name, "queue": group.queue, "ring_timeout_s": str(group.ring_timeout_s),
-            "members": [str(m) for m in group.member_ids]}
+            "members": [str(m) for m in group.member_ids], "ring_all": group.ring_all}
 
 
 def group_submitted(form: Form) -> dict[str, Any]:
     return {"name": text(form, "name"), "queue": text(form, "queue"), "ring_timeout_s": text(form, "ring_timeout_s"),
-            "members": [v for v in form.getall("members", []) if isinstance(v, str)]}
+            "members": [v for v in form.getall("members", []) if isinstance(v, str)],
+            "ring_all": form.get("ring_all") == "1"}
 
 
 def group_input(form: Form, offered: Iterable[int]) -> GroupInput:
@@ -54,7 +55,8 @@ def group_input(form: Form, offered: Iterable[int]) -> GroupInput:
             raise InvalidInput("members: unknown manager")
         members.append(int(raw))
     return GroupInput(name=text(form, "name"), queue=text(form, "queue"),
-                      ring_timeout_s=_int(form, "ring_timeout_s", "ring timeout", 20), member_ids=tuple(members))
+                      ring_timeout_s=_int(form, "ring_timeout_s", "ring timeout", 20), member_ids=tuple(members),
+                      ring_all=form.get("ring_all") == "1")
 
 
 # ---- rules ----------------------------------------------------------------------------------------------------
