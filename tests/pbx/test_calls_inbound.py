@@ -108,3 +108,21 @@ async def test_inbound_hostile_caller_name(asterisk: Asterisk, perezvon: Service
     assert record["outcome"] == "answered" and record["answered_by"] == "101", record
     shown = repr(record)
     assert "\x07" not in shown and "\x1b" not in shown, record
+
+
+async def test_inbound_operator_busy(asterisk: Asterisk, perezvon: Service, phones: Phones, workdir: Path) -> None:
+    """101 answers 486: Dial ends BUSY, the router's fallback queue rings 101 again (busy again: queue CDRs
+    say NO ANSWER); the caller gives up in the queue after 4 s. perezvon records it missed, "abandoned"
+    (the caller hung up while waiting), with 101's leg busy."""
+    phone = await phones.start("101", PhoneBehaviour(mode="busy"))
+    call = await call_in(asterisk, InboundCall(caller="79161110006", mode="cancel", cancel_ms=4000), workdir)
+    assert await call.finish() == 0, call.sipp.describe()
+    await phone.wait_event("busy")
+
+    [record] = await wait_for_calls(perezvon, "+79161110006")
+    assert record["outcome"] == "missed" and record["reason"] == "abandoned", record
+    assert record["legs"] and record["legs"][0]["extension"] == "101", record
+    assert record["legs"][0]["result"] == "busy" and record["legs"][0]["answered_at"] is None, record
+
+    rows = await wait_for_cdr(asterisk.scratch.cdr_csv, record["linkedid"])
+    assert any(row["dstchannel"].startswith("PJSIP/101-") and row["disposition"] == "BUSY" for row in rows), rows
