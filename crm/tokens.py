@@ -9,6 +9,9 @@ from crm.database import Pool
 from crm.errors import AccessDenied, NotFound
 from crm.models import Manager
 
+#: The longest expiry a new token may be given (the panel's form and `perezvon token create --expires-days`).
+MAX_TOKEN_DAYS = 3650
+
 LIST_TOKENS = """
 SELECT t.id, t.manager_id, m.login, m.display_name, t.label, t.created_at, t.last_used_at, t.expires_at,
        t.revoked_at, (t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())) AS usable

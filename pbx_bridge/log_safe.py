@@ -29,7 +29,10 @@ class PrintableLogFilter(logging.Filter):
     the entry point installs it on its handlers). Tracebacks are left alone: they are ours, not external."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: the handler reports it, as it would without the filter
+            return True
         safe = printable(message, max_len=max(len(message), 1))
         if safe != message:
             record.msg, record.args = safe, None

