@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
 from crm import customers, managers
 from crm.customers import CustomerInput
 from crm.database import Pool
@@ -137,16 +139,19 @@ async def test_demo_call_rings_the_customers_responsible_manager(pool: Pool, mak
     assert [f["CallerIDName"] for f in rec.frames if f["Event"] == "NewCallerid"] == ["Петрова А."]
 
 
+@pytest.mark.parametrize("secret", ["", "s3cret-s3cret-s3cret"], ids=["no-secret", "with-secret"])
 async def test_demo_wiring_routes_simulated_calls_through_the_service(settings: Settings, pool: Pool,
-                                                                      make_manager: MakeManager) -> None:
-    """start_telephony in demo: the simulator asks the service's own FastAGI router, which records why."""
+                                                                      make_manager: MakeManager, secret: str) -> None:
+    """start_telephony in demo: the simulator asks the service's own FastAGI router, which records why; with
+    PEREZVON_AGI_SECRET set, the simulator passes it (a request without it would get no answer)."""
     await pool.execute("DELETE FROM routing_schedules")  # no schedule: open around the clock
     manager = await make_manager("operator", name="Пётр Волков", extensions=("102",))
     await managers.set_presence(pool, manager.id, "online")
     await customers.create_customer(pool, CustomerInput(
         name="Петрова Анна", responsible_manager_id=manager.id, phones=("+79161110006",)))
     demo = replace(settings, simulator=replace(settings.simulator, ami_port=0, calls_per_minute=0, speed=1000))
-    async with start_telephony(demo, pool, simulate=True, agi=AgiSettings(port=0, deadline_ms=2000)) as telephony:
+    agi = AgiSettings(port=0, deadline_ms=2000, secret=secret)
+    async with start_telephony(demo, pool, simulate=True, agi=agi) as telephony:
         assert telephony.simulator is not None and telephony.routing is not None
         assert telephony.health()["agi"] == "listening"
         rec = Recorder(telephony.simulator.core)

@@ -140,7 +140,8 @@ async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,
         phones = await sample_phones(pool, limit=60)
         sim_settings = replace(settings.simulator, known_phones=",".join(p.removeprefix("+") for p in phones))
         if agi_port is not None and not sim_settings.agi_host:  # demo calls ask our own router
-            sim_settings = replace(sim_settings, agi_host=routing.settings.host, agi_port=agi_port)
+            sim_settings = replace(sim_settings, agi_host=routing.settings.host, agi_port=agi_port,
+                                   agi_secret=routing.settings.secret)
         simulator = Simulator(sim_settings)
         port = await simulator.start()
         ami_settings = replace(ami_settings, host=sim_settings.ami_host, port=port,

@@ -29,7 +29,8 @@ class Simulator:
     def __init__(self, settings: SimulatorSettings, *, clock: SimClock | None = None) -> None:
         self.settings = settings
         rng = random.Random(settings.seed)
-        agi = AgiTarget(settings.agi_host, settings.agi_port) if settings.agi_host.strip() else None
+        agi = (AgiTarget(settings.agi_host, settings.agi_port, secret=settings.agi_secret)
+               if settings.agi_host.strip() else None)
         self.core = PbxCore(clock or WallClock(settings.speed), random.Random(rng.getrandbits(64)), agi=agi)
         self.server = AmiServer(self.core, username=settings.ami_username, secret=settings.ami_secret,
                                 on_originate=self._originate, phones=tuple(settings.extension_list))

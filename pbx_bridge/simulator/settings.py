@@ -82,6 +82,12 @@ class SimulatorSettings:
         default=4573,
         metadata={"env": "PEREZVON_SIM_AGI_PORT", "help": "TCP port of that FastAGI router."},
     )
+    agi_secret: str = field(
+        default="",
+        metadata={"env": "PEREZVON_SIM_AGI_SECRET",
+                  "help": "That router's shared secret, passed as the route's third AGI argument as the dialplan "
+                          "does; empty: none (demo fills in the service's PEREZVON_AGI_SECRET)."},
+    )
     seed: int | None = field(
         default=None,
         metadata={"env": "PEREZVON_SIM_SEED",
