@@ -29,6 +29,22 @@ want="asterisk $VERSION pjproject $PJPROJECT modules: $(echo $MODULES)"
 log() { printf 'asterisk-build: %s\n' "$*" >&2; }
 dl_cache="$cache_root/downloads"
 
+# The build packages, and what the PBX tier runs beside Asterisk (sipp, sox), also when the build itself
+# is cached: a fresh machine may get the cache restored but not the packages.
+if [ "${PEREZVON_SKIP_APT:-0}" != 1 ]; then
+    pkgs="build-essential pkg-config libjansson-dev libxml2-dev libsqlite3-dev uuid-dev libedit-dev libssl-dev
+          libsrtp2-dev libcurl4-openssl-dev libpq-dev bzip2 xz-utils sip-tester sox libcap2-bin"
+    missing=$(dpkg-query -W -f='${Package} ${Status}\n' $pkgs 2>/dev/null | grep -v 'install ok installed' | cut -d' ' -f1 || true)
+    # dpkg-query prints nothing for packages it has never heard of: count those as missing too.
+    for p in $pkgs; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+    if [ -n "$(echo $missing)" ]; then
+        sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+        log "installing build packages:$(echo " $missing" | tr -s ' ')"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+fi
+
 # The sample configuration files (configs/samples/*.conf.sample) as `make samples` would install them,
 # into $prefix/etc/asterisk: a packaged Asterisk has them, and asterisk-conf/README.md says to copy the
 # project's files over them. The PBX tier starts from them too, so it loads what an admin's server loads.
@@ -47,25 +63,25 @@ install_samples() {
     log "sample configs in $prefix/etc/asterisk"
 }
 
+# sipp's play_pcap_audio (the tier's phones and provider send RTP from a pcap) writes through a raw
+# socket: run as a user, not root, sipp needs CAP_NET_RAW.
+sipp_raw_socket() {
+    local sipp_bin
+    sipp_bin=$(command -v sipp || true)
+    [ -n "$sipp_bin" ] && [ "$(id -u)" != 0 ] || return 0
+    if ! /sbin/getcap "$sipp_bin" 2>/dev/null | grep -q cap_net_raw; then
+        log "granting cap_net_raw to $sipp_bin (sudo setcap)"
+        sudo /sbin/setcap cap_net_raw+ep "$sipp_bin"
+    fi
+}
+
 if [ -x "$prefix/sbin/asterisk" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     install_samples
+    sipp_raw_socket
     echo "$prefix"
     exit 0
 fi
 
-if [ "${PEREZVON_SKIP_APT:-0}" != 1 ]; then
-    pkgs="build-essential pkg-config libjansson-dev libxml2-dev libsqlite3-dev uuid-dev libedit-dev libssl-dev
-          libsrtp2-dev libcurl4-openssl-dev libpq-dev bzip2 xz-utils sip-tester sox"
-    missing=$(dpkg-query -W -f='${Package} ${Status}\n' $pkgs 2>/dev/null | grep -v 'install ok installed' | cut -d' ' -f1 || true)
-    # dpkg-query prints nothing for packages it has never heard of: count those as missing too.
-    for p in $pkgs; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
-    if [ -n "$(echo $missing)" ]; then
-        sudo=$([ "$(id -u)" = 0 ] || echo sudo)
-        log "installing build packages:$(echo " $missing" | tr -s ' ')"
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
-    fi
-fi
 
 src_dir=${PEREZVON_ASTERISK_SRC:-}
 if [ -z "$src_dir" ] && [ -d "$repo/../shared/asterisk" ]; then
@@ -107,6 +123,7 @@ for m in $MODULES; do
     [ -f "$prefix/lib/asterisk/modules/$m.so" ] || { log "module $m was not built"; exit 1; }
 done
 install_samples
+sipp_raw_socket
 echo "$want" >"$stamp"
 log "installed $("$prefix/sbin/asterisk" -V)"
 echo "$prefix"
