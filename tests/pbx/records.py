@@ -85,3 +85,23 @@ def _has_audio(path: Path) -> bool:
 
 def _listing(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def read_queue_log(path: Path) -> list[list[str]]:
+    """app_queue's queue_log rows: `time|callid|queue|agent|event|data...`, split on "|"."""
+    if not path.exists():
+        return []
+    return [line.split("|") for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line]
+
+
+async def wait_for_queue_events(path: Path, callid: str, until: str, timeout_s: float = 15) -> list[list[str]]:
+    """The queue_log rows of one caller (callid: the caller channel's Uniqueid, the Linkedid of an inbound
+    call), once one of them is the event `until` (e.g. COMPLETECALLER, ABANDON, EXITWITHTIMEOUT)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = [row for row in read_queue_log(path) if len(row) > 4 and row[1] == callid]
+        if any(row[4] == until for row in rows):
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {until} for {callid} in {path} within {timeout_s} s; rows: {rows}")
+        await asyncio.sleep(0.1)

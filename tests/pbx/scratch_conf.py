@@ -168,6 +168,10 @@ class ScratchDir:
         return self.log_dir / "cdr-custom" / "perezvon-cdr.csv"
 
     @property
+    def queue_log(self) -> Path:
+        return self.log_dir / "queue_log"
+
+    @property
     def control_socket(self) -> Path:
         return self.root / "run" / "asterisk.ctl"
 

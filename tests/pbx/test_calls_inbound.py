@@ -16,7 +16,7 @@ from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
 from tests.pbx.phones import PhoneBehaviour
 from tests.pbx.provider import InboundCall, call_in
-from tests.pbx.records import wait_for_calls, wait_for_cdr, wait_for_recording
+from tests.pbx.records import wait_for_calls, wait_for_cdr, wait_for_queue_events, wait_for_recording
 from tests.pbx.service_process import Service
 
 
@@ -126,3 +126,7 @@ async def test_inbound_operator_busy(asterisk: Asterisk, perezvon: Service, phon
 
     rows = await wait_for_cdr(asterisk.scratch.cdr_csv, record["linkedid"])
     assert any(row["dstchannel"].startswith("PJSIP/101-") and row["disposition"] == "BUSY" for row in rows), rows
+    # queue_log: the caller entered the fallback queue, 101 was tried there, and the caller abandoned.
+    events = await wait_for_queue_events(asterisk.scratch.queue_log, record["linkedid"], "ABANDON")
+    assert events[0][2:5] == ["sales", "NONE", "ENTERQUEUE"], events
+    assert any(row[3] == "Operator 101" and row[4] == "RINGNOANSWER" for row in events), events
