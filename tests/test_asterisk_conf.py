@@ -178,9 +178,10 @@ def test_agi_script_and_arguments_match_the_contract() -> None:
     url, *args = split_args(step.data)
     assert re.fullmatch(r"agi://\$\{PEREZVON_AGI\}/(\w+)", url), url
     assert url.rsplit("/", 1)[1] == agi_contract.ROUTE_SCRIPT
-    assert len(args) == max(agi_contract.ARG_LINKEDID, agi_contract.ARG_DID)
+    assert len(args) == max(agi_contract.ARG_LINKEDID, agi_contract.ARG_DID, agi_contract.ARG_SECRET)
     assert args[agi_contract.ARG_LINKEDID - 1] == "${CHANNEL(linkedid)}"
     assert args[agi_contract.ARG_DID - 1] == "${" + agi_contract.VAR_DID + "}"
+    assert args[agi_contract.ARG_SECRET - 1] == "${PEREZVON_AGI_SECRET}"
     before = [s for s in dialplan() if (s.context, s.exten) == (step.context, step.exten)][:step.priority - 1]
     assert any(s.app == "Set" and s.data == f"{agi_contract.VAR_DID}=${{EXTEN}}" for s in before)
 

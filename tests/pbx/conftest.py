@@ -100,7 +100,7 @@ async def asterisk(asterisk_prefix: Path, scratch_values: ScratchValues, pbx_roo
 async def perezvon(asterisk: Asterisk, pbx_root: Path) -> AsyncIterator[Service]:
     values = asterisk.scratch.values
     config = ServiceConfig(data_dir=pbx_root / "perezvon" / "data", ami_port=values.ami_port,
-                           ami_secret=values.ami_secret, agi_port=values.agi_port)
+                           ami_secret=values.ami_secret, agi_port=values.agi_port, agi_secret=values.agi_secret)
     token = await create_staff(config)
     service = await start_service(config, token)
     try:

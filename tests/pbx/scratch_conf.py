@@ -98,6 +98,8 @@ class ScratchValues:
     agi_port: int
     recordings_dir: Path
     ami_secret: str = "pbx-tier-ami-secret"
+    #: extensions.conf's PEREZVON_AGI_SECRET, and the perezvon under test's PEREZVON_AGI_SECRET.
+    agi_secret: str = "pbx-tier-agi-secret-0123456789"
     trunk_login: str = "shop-login"
     trunk_password: str = "shop-trunk-password"
     voicemail_pin: str = "4242"
@@ -126,6 +128,7 @@ def edits_for(values: ScratchValues) -> list[Edit]:
         Edit("manager.conf", "perezvon", "secret", value(values.ami_secret)),
         # extensions.conf: perezvon's FastAGI and the recordings directory.
         Edit("extensions.conf", "globals", "PEREZVON_AGI", value(f"{PBX_HOST}:{values.agi_port}")),
+        Edit("extensions.conf", "globals", "PEREZVON_AGI_SECRET", value(values.agi_secret)),
         Edit("extensions.conf", "globals", "RECORDINGS_DIR", value(str(values.recordings_dir))),
     ]
     edits += [Edit("pjsip.conf", f"{ext}-auth", "password", value(secret))

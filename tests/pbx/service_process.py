@@ -45,6 +45,8 @@ class ServiceConfig:
     agi_port: int
     http_port: int = field(default_factory=free_port)
     ami_user: str = "perezvon"
+    #: PEREZVON_AGI_SECRET: the dialplan's PEREZVON_AGI_SECRET, so the route requests are accepted.
+    agi_secret: str = ""
 
     def environ(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items()
@@ -54,7 +56,8 @@ class ServiceConfig:
             "PEREZVON_HTTP_PORT": str(self.http_port), "PEREZVON_AMI_HOST": "127.0.0.1",
             "PEREZVON_AMI_PORT": str(self.ami_port), "PEREZVON_AMI_USER": self.ami_user,
             "PEREZVON_AMI_SECRET": self.ami_secret, "PEREZVON_AGI_HOST": "127.0.0.1",
-            "PEREZVON_AGI_PORT": str(self.agi_port), "PEREZVON_SECRET_KEY": "pbx-tier-secret-key-0123456789abcdef",
+            "PEREZVON_AGI_PORT": str(self.agi_port), "PEREZVON_AGI_SECRET": self.agi_secret,
+            "PEREZVON_SECRET_KEY": "pbx-tier-secret-key-0123456789abcdef",
             "PEREZVON_LOG_LEVEL": "INFO", "PYTHONPATH": str(REPO),
         })
         return env
