@@ -57,7 +57,7 @@ async def add_group_rule(service: Service, name: str, did: str, extensions: tupl
 
 async def wait_for_route(service: Service, did: str, want: set[str], timeout_s: float = 15) -> None:
     """Ask the router as the dialplan would until ROUTE_TARGETS names exactly `want`."""
-    target = AgiTarget("127.0.0.1", service.config.agi_port)
+    target = AgiTarget("127.0.0.1", service.config.agi_port, secret=service.config.agi_secret)
     deadline = time.monotonic() + timeout_s
     while True:
         probe = f"1700000000.{next(_probes)}"
