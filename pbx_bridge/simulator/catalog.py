@@ -27,6 +27,7 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType({
     "queue_abandoned": q.queue_abandoned,
     "queue_timeout": q.queue_timeout,
     "click_to_call": s.click_to_call,
+    "click_to_call_no_answer": s.click_to_call_no_answer,
     "outbound_from_operator": s.outbound_from_operator,
 })
 

@@ -24,7 +24,7 @@ DEFAULT_MIX: tuple[tuple[str, float], ...] = (
     ("inbound_answered", 30), ("inbound_answered_operator_hangs_up", 8), ("inbound_no_answer", 7),
     ("inbound_busy", 4), ("inbound_abandoned_while_ringing", 7), ("inbound_ringall", 8), ("inbound_failover", 6),
     ("queue_answered", 10), ("queue_abandoned", 5), ("queue_timeout", 3), ("outbound_from_operator", 9),
-    ("click_to_call", 3),
+    ("click_to_call", 3), ("click_to_call_no_answer", 1),
 )
 _NEEDS_TWO = frozenset({"inbound_ringall", "inbound_failover"})
 _NAMES = ("Иванов И.", "Петрова А.", "Сидоров П.", "Кузнецова Е.", "Морозов Д.", "Волкова О.", "Лебедев К.")

@@ -4,14 +4,17 @@ Shapes from the real captures: QueueCallerJoin, then per member Newchannel, Agen
 and its ringing; the answer gives DialEnd ANSWER, a CANCEL *twice* for every other member,
 QueueCallerLeave then AgentConnect (RingTime and HoldTime in seconds). A caller who gives up gets
 two rounds of DialEnd CANCEL and a QueueCallerAbandon. A queue timeout (no capture; shaped from the
-fixtures README) gives DialEnd NOANSWER + AgentRingNoAnswer (RingTime in milliseconds) per member,
-then DialEnd CANCEL, a QueueCallerAbandon as well, QueueCallerLeave and ``VarSet QUEUESTATUS=TIMEOUT``.
+fixtures README, its rounds and voicemail ending from the PBX tier's real Asterisk) gives, per member
+and round, DialEnd NOANSWER + AgentRingNoAnswer (RingTime in milliseconds); after the last round
+DialEnd CANCEL, a QueueCallerAbandon as well, QueueCallerLeave and ``VarSet QUEUESTATUS=TIMEOUT``,
+then the dialplan's voicemail.
 Queue() never sets DIALSTATUS.
 """
 
 from __future__ import annotations
 
 from pbx_bridge.simulator.channels import RINGING, UP, SimChannel
+from pbx_bridge.simulator.route_step import play_fallback
 from pbx_bridge.simulator.scenarios import CallParams, inbound_channel, operator_channel
 from pbx_bridge.simulator.script import CallScript, caller_id
 
@@ -27,6 +30,11 @@ async def _join_and_ring(s: CallScript, p: CallParams) -> tuple[SimChannel, list
     trunk.priority = 16
     trunk.application, trunk.application_data = "Queue", f"{p.queue},{_QUEUE_OPTIONS},,,"
     s.queue_event("QueueCallerJoin", trunk, [("Queue", p.queue), ("Position", "1"), ("Count", "1")])
+    return trunk, _ring_members(s, p, trunk), p
+
+
+def _ring_members(s: CallScript, p: CallParams, trunk: SimChannel) -> list[SimChannel]:
+    """One round of the queue: every member is called (a fresh channel each round)."""
     members: list[SimChannel] = []
     pending: SimChannel | None = None
     for index, ext in enumerate(p.extensions):
@@ -45,7 +53,7 @@ async def _join_and_ring(s: CallScript, p: CallParams) -> tuple[SimChannel, list
         else:
             s.newstate(member, RINGING)
         members.append(member)
-    return trunk, members, p
+    return members
 
 
 def _cdrs(s: CallScript, p: CallParams, trunk: SimChannel) -> None:
@@ -121,14 +129,34 @@ async def queue_abandoned(s: CallScript, p: CallParams) -> None:
 
 
 async def queue_timeout(s: CallScript, p: CallParams) -> None:
-    """Nobody answers within the queue's timeout (``ring_s``): Queue() returns with QUEUESTATUS=TIMEOUT."""
+    """Nobody answers within the queue's timeout (``ring_s``): Queue() returns with QUEUESTATUS=TIMEOUT.
+
+    As on the real Asterisk 22 with asterisk-conf/queues.conf: the members ring ``member_timeout_s``
+    (its ``timeout``) per round, ``retry_s`` apart (its ``retry``), until the queue's own timeout cuts
+    the last round short. Then ``[perezvon-fallback]`` sends the caller to VoiceMail(general,u),
+    which answers; the customer hangs up after ``talk_s``.
+    """
     joined_at = s.t
     trunk, members, p = await _join_and_ring(s, p)
-    await s.wait(p.ring_s)
+    rang_at = s.t
+    while joined_at + p.ring_s - s.t > p.member_timeout_s:
+        await s.wait(p.member_timeout_s)
+        for member in members:
+            s.dial_end(trunk, member, "NOANSWER")
+            s.queue_event("AgentRingNoAnswer", trunk, [*_fields(p, member),
+                                                       ("RingTime", str(round(p.member_timeout_s * 1000)))], member)
+            s.hangup(member, 0)
+        members = []
+        await s.wait(min(p.retry_s, max(joined_at + p.ring_s - s.t, 0.0)))
+        # app_queue counts its timeout in whole seconds: a round starts only while one is left.
+        if round(joined_at + p.ring_s - s.t) < 1:
+            break
+        members, rang_at = _ring_members(s, p, trunk), s.t
+    await s.wait(max(joined_at + p.ring_s - s.t, 0.0))
     for member in members:
         s.dial_end(trunk, member, "NOANSWER")
         s.queue_event("AgentRingNoAnswer", trunk, [*_fields(p, member),
-                                                   ("RingTime", str(round(p.ring_s * 1000)))], member)
+                                                   ("RingTime", str(round((s.t - rang_at) * 1000)))], member)
     for member in members:
         s.dial_end(trunk, member, "CANCEL")
         s.hangup(member, 0)
@@ -137,6 +165,4 @@ async def queue_timeout(s: CallScript, p: CallParams) -> None:
     s.queue_event("QueueCallerLeave", trunk, [("Queue", p.queue), ("Position", "1"), ("Count", "0")])
     s.var_set(trunk, "QUEUESTATUS", "TIMEOUT")
     trunk.priority = 18
-    s.soft_hangup_request(trunk, 16)
-    _cdrs(s, p, trunk)
-    s.hangup(trunk, 16)
+    await play_fallback(s, trunk, p, "voicemail", "")

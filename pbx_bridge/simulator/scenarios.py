@@ -49,6 +49,10 @@ class CallParams:
     late_ringing: bool = False
     #: Click-to-call: the Originate action's ActionID, echoed in OriginateResponse.
     action_id: str = ""
+    #: Queue timeout: how long each round rings the members, and the pause between rounds
+    #: (asterisk-conf/queues.conf's ``timeout`` and ``retry``).
+    member_timeout_s: float = 15.0
+    retry_s: float = 2.0
 
     @property
     def winner(self) -> str:
@@ -332,3 +336,35 @@ async def click_to_call(s: CallScript, p: CallParams) -> None:
     await s.wait(p.ring_s)
     s.newstate(leg, UP)
     await talk_and_end_outbound(s, p, op, leg, click_to_call=True, op_answered_at=op_answered_at)
+
+
+async def click_to_call_no_answer(s: CallScript, p: CallParams) -> None:
+    """Click-to-call the customer does not take: the operator picks up, the trunk answers 480 after ``ring_s``.
+
+    Dial gives NOANSWER (the customer's leg ends with cause 19/480), and ``[perezvon-originate]``'s
+    Hangup() ends the operator's channel.
+    """
+    ext = p.extensions[0]
+    op = s.new_channel(ext, linked_to=None, state=DOWN, caller_num=ext, caller_name=f"Operator {ext}",
+                       context="from-internal", exten="s")
+    s.new_callerid(op, p.customer, p.name)
+    op.connected_num, op.connected_name = p.customer, p.name
+    s.dial_begin(None, op, ext)
+    s.newstate(op, RINGING)
+    await s.wait(p.operator_ring_s)
+    s.newstate(op, UP)
+    s.dial_end(None, op, "ANSWER")
+    op.exten, op.priority = p.customer, 3
+    s.originate_response(p.action_id, op, exten=p.customer)
+    s.var_set(op, "DIALSTATUS", "")
+    leg = trunk_leg(s, op, p.customer, p.name)
+    await s.wait(p.ring_s)
+    s.hangup_request(leg, 19, 480)
+    s.connect(op, leg)
+    s.dial_end(op, leg, "NOANSWER")
+    s.var_set(op, "DIALSTATUS", "NOANSWER")
+    s.hangup(leg, 19, 480)
+    op.priority = 5
+    s.soft_hangup_request(op, 16)
+    s.cdrs(op, destination=p.customer, caller_id=caller_id(op), last_app="Dial", last_data=op.application_data)
+    s.hangup(op, 16)
