@@ -14,16 +14,19 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from crm.database import Pool
 from pbx_bridge.ami_actions import Originate
 from pbx_bridge.ami_client import AmiClient, AmiState
 from pbx_bridge.ami_events import AmiEvent
 from pbx_bridge.ami_settings import AmiSettings
+from pbx_bridge.simulator.scenarios import CallParams
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
 from tests.pbx.phones import PhoneBehaviour
 from tests.pbx.provider import CustomerBehaviour, InboundCall, call_in, provider_answering
 from tests.pbx.records import wait_for_calls, wait_for_cdr
 from tests.pbx.service_process import Service
+from tests.pbx.simulator_twin import assert_simulator_agrees
 
 
 class _Ignore:
@@ -43,7 +46,8 @@ async def originate(asterisk: Asterisk, extension: str, customer: str) -> None:
     assert response.success, response
 
 
-async def test_click_to_call_answered(asterisk: Asterisk, perezvon: Service, phones: Phones, workdir: Path) -> None:
+async def test_click_to_call_answered(asterisk: Asterisk, perezvon: Service, phones: Phones, workdir: Path,
+                                      pool: Pool) -> None:
     phone = await phones.start("103", PhoneBehaviour(mode="answer", answer_ms=500))
     async with provider_answering(asterisk, workdir, CustomerBehaviour(mode="answer", answer_ms=1000,
                                                                         hangup_ms=2000)) as customer:
@@ -57,10 +61,13 @@ async def test_click_to_call_answered(asterisk: Asterisk, perezvon: Service, pho
     assert abs(record["talk_s"] - 2.0) <= 1.0, record
     rows = await wait_for_cdr(asterisk.scratch.cdr_csv, record["linkedid"])
     assert any(row["dstchannel"].startswith("PJSIP/trunk-") and row["disposition"] == "ANSWERED" for row in rows), rows
+    await assert_simulator_agrees(pool, record, "click_to_call", CallParams(
+        customer="79161110040", extensions=("103",), display_name="Клиент", ring_s=record["ring_s"],
+        talk_s=record["talk_s"]))
 
 
 async def test_click_to_call_customer_does_not_answer(asterisk: Asterisk, perezvon: Service, phones: Phones,
-                                                      workdir: Path) -> None:
+                                                      workdir: Path, pool: Pool) -> None:
     phone = await phones.start("103", PhoneBehaviour(mode="answer", answer_ms=500))
     async with provider_answering(asterisk, workdir, CustomerBehaviour(mode="noanswer", answer_ms=2000)) as customer:
         await originate(asterisk, "103", "79161110041")
@@ -70,6 +77,9 @@ async def test_click_to_call_customer_does_not_answer(asterisk: Asterisk, perezv
     [record] = await wait_for_calls(perezvon, "+79161110041")
     assert (record["click_to_call"], record["outcome"]) == (True, "missed"), record
     assert record["operator_extension"] == "103", record
+    await assert_simulator_agrees(pool, record, "click_to_call_no_answer", CallParams(
+        customer="79161110041", extensions=("103",), display_name="Клиент", operator_ring_s=0.5,
+        ring_s=record["ring_s"]))
 
 
 async def test_unregistered_phones_are_never_rung(asterisk: Asterisk, perezvon: Service, phones: Phones,

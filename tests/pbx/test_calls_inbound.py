@@ -12,16 +12,19 @@ import wave
 from datetime import UTC, datetime
 from pathlib import Path
 
+from crm.database import Pool
+from pbx_bridge.simulator.scenarios import CallParams
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
 from tests.pbx.phones import PhoneBehaviour
 from tests.pbx.provider import InboundCall, call_in
 from tests.pbx.records import wait_for_calls, wait_for_cdr, wait_for_queue_events, wait_for_recording
 from tests.pbx.service_process import Service
+from tests.pbx.simulator_twin import assert_simulator_agrees
 
 
 async def test_inbound_answered_customer_hangs_up(asterisk: Asterisk, perezvon: Service, phones: Phones,
-                                                   workdir: Path) -> None:
+                                                   workdir: Path, pool: Pool) -> None:
     phone = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
     call = await call_in(asterisk, InboundCall(caller="79161110001", talk_ms=2000, mode="hangup"), workdir)
     assert await call.finish() == 0, call.sipp.describe()
@@ -46,10 +49,12 @@ async def test_inbound_answered_customer_hangs_up(asterisk: Asterisk, perezvon: 
     recording = await wait_for_recording(asterisk.scratch.values.recordings_dir, record["linkedid"])
     with wave.open(str(recording)) as wav:
         assert abs(wav.getnframes() / wav.getframerate() - record["talk_s"]) <= 1.0
+    await assert_simulator_agrees(pool, record, "inbound_answered", CallParams(
+        customer="79161110001", ring_s=record["ring_s"], talk_s=record["talk_s"]))
 
 
 async def test_inbound_answered_operator_hangs_up(asterisk: Asterisk, perezvon: Service, phones: Phones,
-                                                  workdir: Path) -> None:
+                                                  workdir: Path, pool: Pool) -> None:
     phone = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500, hangup_ms=2000))
     call = await call_in(asterisk, InboundCall(caller="79161110003", mode="wait"), workdir)
     assert await call.finish() == 0, call.sipp.describe()
@@ -60,10 +65,12 @@ async def test_inbound_answered_operator_hangs_up(asterisk: Asterisk, perezvon: 
     assert (record["outcome"], record["answered_by"], record["hung_up_by"]) == ("answered", "101", "operator"), record
     assert record["hung_up_by_extension"] == "101", record
     assert abs(record["talk_s"] - 2.0) <= 1.0, record
+    await assert_simulator_agrees(pool, record, "inbound_answered_operator_hangs_up", CallParams(
+        customer="79161110003", ring_s=record["ring_s"], talk_s=record["talk_s"]))
 
 
 async def test_inbound_abandoned_while_ringing(asterisk: Asterisk, perezvon: Service, phones: Phones,
-                                               workdir: Path) -> None:
+                                               workdir: Path, pool: Pool) -> None:
     phone = await phones.start("101", PhoneBehaviour(mode="ring"))
     call = await call_in(asterisk, InboundCall(caller="79161110004", mode="cancel", cancel_ms=2000), workdir)
     assert await call.finish() == 0, call.sipp.describe()
@@ -80,10 +87,12 @@ async def test_inbound_abandoned_while_ringing(asterisk: Asterisk, perezvon: Ser
     rows = await wait_for_cdr(asterisk.scratch.cdr_csv, record["linkedid"])
     assert {row["disposition"] for row in rows} <= {"NO ANSWER", "FAILED"}, rows
     assert any(row["dstchannel"].startswith("PJSIP/101-") for row in rows), rows
+    await assert_simulator_agrees(pool, record, "inbound_abandoned_while_ringing", CallParams(
+        customer="79161110004", ring_s=record["ring_s"]))
 
 
 async def test_inbound_anonymous_caller(asterisk: Asterisk, perezvon: Service, phones: Phones,
-                                        workdir: Path) -> None:
+                                        workdir: Path, pool: Pool) -> None:
     phone = await phones.start("101")
     started = datetime.now(UTC).replace(microsecond=0)
     call = await call_in(asterisk, InboundCall(caller=None, talk_ms=1000), workdir)
@@ -94,10 +103,13 @@ async def test_inbound_anonymous_caller(asterisk: Asterisk, perezvon: Service, p
     assert "anonymous" in record["caller"].lower(), record
     assert record["outcome"] == "answered" and record["answered_by"] == "101", record
     assert record["customer_id"] is None, record
+    # The simulator has no anonymous caller: an answered call from a number the CRM does not know.
+    await assert_simulator_agrees(pool, record, "inbound_answered", CallParams(
+        customer="anonymous", ring_s=record["ring_s"], talk_s=record["talk_s"]))
 
 
 async def test_inbound_hostile_caller_name(asterisk: Asterisk, perezvon: Service, phones: Phones,
-                                           workdir: Path) -> None:
+                                           workdir: Path, pool: Pool) -> None:
     hostile = '<script>alert("x")</script> \\"Ivan\' & <b>Co</b>\x07\x1b[31m'
     phone = await phones.start("101")
     call = await call_in(asterisk, InboundCall(caller="79161110005", caller_name=hostile, talk_ms=1000), workdir)
@@ -108,6 +120,8 @@ async def test_inbound_hostile_caller_name(asterisk: Asterisk, perezvon: Service
     assert record["outcome"] == "answered" and record["answered_by"] == "101", record
     shown = repr(record)
     assert "\x07" not in shown and "\x1b" not in shown, record
+    await assert_simulator_agrees(pool, record, "inbound_answered", CallParams(
+        customer="79161110005", display_name=hostile, ring_s=record["ring_s"], talk_s=record["talk_s"]))
 
 
 async def test_inbound_operator_busy(asterisk: Asterisk, perezvon: Service, phones: Phones, workdir: Path) -> None:
@@ -130,3 +144,4 @@ async def test_inbound_operator_busy(asterisk: Asterisk, perezvon: Service, phon
     events = await wait_for_queue_events(asterisk.scratch.queue_log, record["linkedid"], "ABANDON")
     assert events[0][2:5] == ["sales", "NONE", "ENTERQUEUE"], events
     assert any(row[3] == "Operator 101" and row[4] == "RINGNOANSWER" for row in events), events
+    # No twin: the simulator's inbound_busy hangs up after Dial's BUSY; it has no router fallback into the queue.

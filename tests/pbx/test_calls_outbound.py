@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from crm.database import Pool
+from pbx_bridge.simulator.scenarios import CallParams
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
 from tests.pbx.phones import OutgoingCall, call_out
 from tests.pbx.provider import CustomerBehaviour, provider_answering
 from tests.pbx.records import wait_for_calls, wait_for_cdr
 from tests.pbx.service_process import Service
+from tests.pbx.simulator_twin import assert_simulator_agrees
 
 
 async def test_outbound_from_operator_answered_operator_hangs_up(asterisk: Asterisk, perezvon: Service,
-                                                                 phones: Phones, workdir: Path) -> None:
+                                                                 phones: Phones, workdir: Path, pool: Pool) -> None:
     await phones.start("102")
     async with provider_answering(asterisk, workdir, CustomerBehaviour(mode="answer", answer_ms=1000)) as customer:
         dialer = await call_out(asterisk, "102", OutgoingCall(number="79161110002", talk_ms=2000), workdir)
@@ -37,3 +40,6 @@ async def test_outbound_from_operator_answered_operator_hangs_up(asterisk: Aster
     assert out and out[0]["disposition"] == "ANSWERED", rows
     assert out[0]["dst"] == "79161110002" and out[0]["channel"].startswith("PJSIP/102-"), rows
     assert abs(int(out[0]["billsec"]) - record["talk_s"]) <= 1.0, (rows, record)
+    await assert_simulator_agrees(pool, record, "outbound_from_operator", CallParams(
+        customer="79161110002", extensions=("102",), ring_s=record["ring_s"], talk_s=record["talk_s"],
+        operator_hangs_up=True))
