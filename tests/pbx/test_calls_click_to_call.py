@@ -23,10 +23,11 @@ from pbx_bridge.simulator.scenarios import CallParams
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
 from tests.pbx.phones import PhoneBehaviour
-from tests.pbx.provider import CustomerBehaviour, InboundCall, call_in, provider_answering
+from tests.pbx.provider import SHOP_DID, CustomerBehaviour, InboundCall, call_in, provider_answering
 from tests.pbx.records import wait_for_calls, wait_for_cdr
 from tests.pbx.service_process import Service
 from tests.pbx.simulator_twin import assert_simulator_agrees
+from tests.pbx.test_calls_groups import wait_for_route
 
 
 class _Ignore:
@@ -86,6 +87,9 @@ async def test_unregistered_phones_are_never_rung(asterisk: Asterisk, perezvon: 
                                                    workdir: Path) -> None:
     """Every operator is online in the CRM; only 104's desk phone is registered: an unknown caller reaches 104."""
     phone = await phones.start("104", PhoneBehaviour(mode="answer", answer_ms=300))
+    # The registration reaches perezvon as an AMI event a moment after the phone's 200 OK: ask the
+    # router (as the dialplan would) until it knows, instead of racing it.
+    await wait_for_route(perezvon, SHOP_DID, {"PJSIP/104"})
     call = await call_in(asterisk, InboundCall(caller="79161110042", talk_ms=1000), workdir)
     assert await call.finish() == 0, call.sipp.describe()
     await phone.wait_event("other side hung up")
