@@ -34,8 +34,11 @@ async def healthz(request: web.Request) -> web.Response:
     user = request.get(USER)
     if user is None or user.role != "admin":
         body = {key: value for key, value in body.items() if key in PUBLIC_KEYS}
-    elif telephony is not None and telephony.ami is not None:
-        body["ami_status"] = telephony.ami.status.as_dict()
+    elif telephony is not None:
+        if telephony.ami is not None:
+            body["ami_status"] = telephony.ami.status.as_dict()
+        if telephony.live is not None:  # which desk phones Asterisk says are registered, as routing sees it
+            body["phones_registered"] = sorted(telephony.live.snapshot().registered)
     status = "degraded" if problems else "ok"
     answer = {"status": status, **body}
     if problems:

@@ -16,11 +16,13 @@ The fast suite does not collect this directory (Makefile: `pytest --ignore=tests
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,7 @@ from tests.pbx.service_process import (
     OPERATOR_LOGINS,
     Service,
     ServiceConfig,
+    admin_health,
     create_staff,
     open_around_the_clock,
     set_presence,
@@ -121,25 +124,47 @@ def workdir(pbx_root: Path, request: pytest.FixtureRequest) -> Path:
 
 
 class Phones:
-    """Starts desk phones for one test and switches them all off afterwards."""
+    """Starts desk phones for one test and switches them all off afterwards.
 
-    def __init__(self, asterisk: Asterisk, workdir: Path) -> None:
+    With a `service`, each start (and the final switch-off) also waits until perezvon's routing view
+    has the phone registered (unregistered): the registration reaches perezvon as an AMI event a moment
+    after the phone's 200 OK, and a call placed before it would be routed as if the phone were away.
+    """
+
+    def __init__(self, asterisk: Asterisk, workdir: Path, service: Service | None = None) -> None:
         self.asterisk = asterisk
         self.workdir = workdir
+        self.service = service
         self.started: list[Phone] = []
 
     async def start(self, ext: str, behaviour: PhoneBehaviour | None = None) -> Phone:
         phone = await start_phone(self.asterisk, ext, self.workdir, behaviour or PhoneBehaviour())
         self.started.append(phone)
+        await self._wait_registered(lambda registered: ext in registered, f"{ext} registered")
         return phone
 
     async def stop_all(self) -> None:
+        stopped = {phone.ext for phone in self.started}
         while self.started:
             await stop_phone(self.started.pop())
+        await self._wait_registered(lambda registered: not stopped & registered, f"{sorted(stopped)} unregistered")
+
+    async def _wait_registered(self, done: Callable[[set[str]], bool], what: str, timeout_s: float = 15) -> None:
+        if self.service is None or self.service.process.returncode is not None:
+            return
+        deadline = time.monotonic() + timeout_s
+        while True:
+            health = await admin_health(self.service)
+            registered = set(health.get("phones_registered", []))
+            if done(registered):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"perezvon never saw {what} within {timeout_s} s: {health}")
+            await asyncio.sleep(0.1)
 
 
 @pytest.fixture
-async def phones(asterisk: Asterisk, workdir: Path) -> AsyncIterator[Phones]:
+async def phones(asterisk: Asterisk, workdir: Path, request: pytest.FixtureRequest) -> AsyncIterator[Phones]:
     """Desk phones for one test; afterwards every phone is switched off and the PBX must be idle.
 
     A call the test left up is hung up here and fails this test's teardown, instead of making the next
@@ -147,7 +172,8 @@ async def phones(asterisk: Asterisk, workdir: Path) -> AsyncIterator[Phones]:
     """
     leftover = await hang_up_everything(asterisk)
     assert not leftover, f"{leftover} channel(s) were up before the test started"
-    started = Phones(asterisk, workdir)
+    service: Service | None = request.getfixturevalue("perezvon") if "perezvon" in request.fixturenames else None
+    started = Phones(asterisk, workdir, service)
     try:
         yield started
     finally:

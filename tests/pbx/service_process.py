@@ -204,6 +204,18 @@ class WebSession:
         await self.http.close()
 
 
+async def admin_health(service: Service) -> dict[str, Any]:
+    """/healthz as a logged-in admin sees it: the AMI client's counters, the phones routing counts as registered."""
+    session = WebSession(service.config.base_url)
+    try:
+        await session.login(ADMIN)
+        async with session.http.get(service.config.base_url + "/healthz") as response:
+            body: dict[str, Any] = await response.json()
+            return body
+    finally:
+        await session.close()
+
+
 async def set_presence(base_url: str, login: str, presence: str = "online") -> None:
     """The operator sets their own status in the top bar (there is no CLI or API for it)."""
     session = WebSession(base_url)

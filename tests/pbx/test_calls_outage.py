@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from pbx_bridge.tcp_proxy import TcpProxy
 from tests.pbx.asterisk_process import Asterisk
@@ -27,7 +26,7 @@ from tests.pbx.service_process import (
     PASSWORD,
     Service,
     ServiceConfig,
-    WebSession,
+    admin_health,
     run_cli,
     start_service,
     stop_service,
@@ -59,18 +58,6 @@ async def test_perezvon_down_the_call_takes_the_queue_and_is_recorded_when_it_is
     assert any("perezvon router unavailable" in line for line in warnings), warnings[-20:]
 
 
-async def _admin_health(service: Service) -> dict[str, Any]:
-    """/healthz as a logged-in admin sees it (with the AMI client's counters)."""
-    session = WebSession(service.config.base_url)
-    try:
-        await session.login(ADMIN)
-        async with session.http.get(service.config.base_url + "/healthz") as response:
-            body: dict[str, Any] = await response.json()
-            return body
-    finally:
-        await session.close()
-
-
 @asynccontextmanager
 async def observer(asterisk: Asterisk, root: Path, ami_port: int) -> AsyncIterator[Service]:
     """A second perezvon on its own database, reading the same Asterisk's AMI at `ami_port`."""
@@ -91,7 +78,7 @@ async def test_ami_cut_mid_call_the_call_ends_right_once(
         asterisk: Asterisk, perezvon: Service, phones: Phones, workdir: Path) -> None:
     async with TcpProxy("127.0.0.1", asterisk.scratch.values.ami_port) as proxy, \
             observer(asterisk, workdir, proxy.port) as watcher:
-        sessions_before = (await _admin_health(watcher))["ami_status"]["sessions"]
+        sessions_before = (await admin_health(watcher))["ami_status"]["sessions"]
         await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
         call = await call_in(asterisk, InboundCall(caller="79161110022", talk_ms=8000), workdir)
         await call.wait_event("answered")
@@ -99,7 +86,7 @@ async def test_ami_cut_mid_call_the_call_ends_right_once(
         health = await watcher.wait_health("ami", "reconnecting", timeout_s=10)
         assert health["status"] == "ok", health  # a short drop is within the grace period
         await watcher.wait_health("ami", "connected", timeout_s=30)
-        assert (await _admin_health(watcher))["ami_status"]["sessions"] == sessions_before + 1
+        assert (await admin_health(watcher))["ami_status"]["sessions"] == sessions_before + 1
         assert await call.finish() == 0, call.sipp.describe()
 
         [seen] = await wait_for_calls(watcher, "+79161110022")
