@@ -48,6 +48,7 @@ async def test_ami_down_past_the_grace_period_is_degraded_and_details_are_for_ad
             await _login(http, service.url(""), "root", "admin-password")
             status, admin_view = await get_json(http, service.url("/healthz"))
             assert status == 503 and "ami_error" in admin_view and admin_view["ami_status"]["sessions"] == 0
+            assert admin_view["phones_registered"] == []  # nothing reported: no Asterisk answered
     finally:
         assert service.stop(signal.SIGTERM) == 0, service.output
 
