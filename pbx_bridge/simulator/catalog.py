@@ -25,6 +25,7 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType({
     "inbound_failover": s.inbound_failover,
     "queue_answered": q.queue_answered,
     "queue_abandoned": q.queue_abandoned,
+    "inbound_no_answer_then_queue_abandoned": q.inbound_no_answer_then_queue_abandoned,
     "queue_timeout": q.queue_timeout,
     "click_to_call": s.click_to_call,
     "click_to_call_no_answer": s.click_to_call_no_answer,

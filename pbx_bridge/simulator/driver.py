@@ -25,6 +25,7 @@ DEFAULT_MIX: tuple[tuple[str, float], ...] = (
     ("inbound_busy", 4), ("inbound_abandoned_while_ringing", 7), ("inbound_ringall", 8), ("inbound_failover", 6),
     ("queue_answered", 10), ("queue_abandoned", 5), ("queue_timeout", 3), ("outbound_from_operator", 9),
     ("click_to_call", 3), ("click_to_call_no_answer", 1),
+    ("inbound_no_answer_then_queue_abandoned", 2),
 )
 _NEEDS_TWO = frozenset({"inbound_ringall", "inbound_failover"})
 _NAMES = ("Иванов И.", "Петрова А.", "Сидоров П.", "Кузнецова Е.", "Морозов Д.", "Волкова О.", "Лебедев К.")

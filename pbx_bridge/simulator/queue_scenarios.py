@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pbx_bridge.simulator.channels import RINGING, UP, SimChannel
 from pbx_bridge.simulator.route_step import play_fallback
-from pbx_bridge.simulator.scenarios import CallParams, inbound_channel, operator_channel
+from pbx_bridge.simulator.scenarios import CallParams, inbound_channel, operator_channel, start_dial
 from pbx_bridge.simulator.script import CallScript, caller_id
 
 _QUEUE_OPTIONS = "tr"
@@ -27,10 +27,15 @@ def _fields(p: CallParams, member: SimChannel) -> list[tuple[str, str]]:
 
 async def _join_and_ring(s: CallScript, p: CallParams) -> tuple[SimChannel, list[SimChannel], CallParams]:
     trunk, p = await inbound_channel(s, p, dial_targets=False)
+    return trunk, _join(s, p, trunk), p
+
+
+def _join(s: CallScript, p: CallParams, trunk: SimChannel) -> list[SimChannel]:
+    """``Queue(NAME,tr,,,timeout)``: the caller joins, the first round of members is called."""
     trunk.priority = 16
     trunk.application, trunk.application_data = "Queue", f"{p.queue},{_QUEUE_OPTIONS},,,"
     s.queue_event("QueueCallerJoin", trunk, [("Queue", p.queue), ("Position", "1"), ("Count", "1")])
-    return trunk, _ring_members(s, p, trunk), p
+    return _ring_members(s, p, trunk)
 
 
 def _ring_members(s: CallScript, p: CallParams, trunk: SimChannel) -> list[SimChannel]:
@@ -112,6 +117,27 @@ async def queue_abandoned(s: CallScript, p: CallParams) -> None:
     joined_at = s.t
     trunk, members, p = await _join_and_ring(s, p)
     await s.wait(p.ring_s)
+    _abandon(s, p, trunk, members, joined_at)
+
+
+async def inbound_no_answer_then_queue_abandoned(s: CallScript, p: CallParams) -> None:
+    """The router's choice rings ``first_ring_s`` unanswered (the routed Dial's timeout); the dialplan's
+    fallback (``[perezvon-fallback]`` queue) rings the members; the caller gives up there after ``ring_s``."""
+    trunk, p = await inbound_channel(s, p)
+    (op,) = start_dial(s, trunk, p.extensions[:1], p.first_ring_s)
+    await s.wait(p.first_ring_s)
+    s.connect(trunk, op)
+    s.dial_end(trunk, op, "NOANSWER")
+    s.var_set(trunk, "DIALSTATUS", "NOANSWER")
+    s.hangup(op, 0)
+    trunk.context, trunk.exten = "perezvon-fallback", "queue"
+    joined_at = s.t
+    members = _join(s, p, trunk)
+    await s.wait(p.ring_s)
+    _abandon(s, p, trunk, members, joined_at)
+
+
+def _abandon(s: CallScript, p: CallParams, trunk: SimChannel, members: list[SimChannel], joined_at: float) -> None:
     s.hangup_request(trunk, 127, 487)
     for member in members:
         s.dial_end(trunk, member, "CANCEL")

@@ -37,7 +37,7 @@ async def _queue_only(perezvon: Service, name: str, did: str) -> None:
 
 
 async def test_inbound_no_answer_then_the_caller_gives_up_in_the_queue(
-        asterisk: Asterisk, perezvon: Service, phones: Phones, workdir: Path) -> None:
+        asterisk: Asterisk, perezvon: Service, phones: Phones, workdir: Path, pool: Pool) -> None:
     """The router's choice (101, group ring timeout 5 s) rings out; the fallback queue rings 101 again;
     the customer hangs up 9 s after the queue's ringing (the queue's 180 restarts sipp's cancel timer)."""
     did = "74951234593"
@@ -66,7 +66,9 @@ async def test_inbound_no_answer_then_the_caller_gives_up_in_the_queue(
     events = await wait_for_queue_events(asterisk.scratch.queue_log, record["linkedid"], "ABANDON")
     assert [row[3:5] for row in events] == [["NONE", "ENTERQUEUE"], ["Operator 101", "RINGCANCELED"],
                                             ["NONE", "ABANDON"]], events
-    # No twin: the simulator's inbound_no_answer hangs up after Dial's NOANSWER; it has no fallback into the queue.
+    await assert_simulator_agrees(pool, record, "inbound_no_answer_then_queue_abandoned", CallParams(
+        customer="79161110061", first_ring_s=record["legs"][0]["ring_s"],
+        ring_s=record["ring_s"] - record["legs"][0]["ring_s"]))
 
 
 async def test_queue_answered(asterisk: Asterisk, perezvon: Service, phones: Phones, workdir: Path,
