@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
 from crm import calls, lost_calls
 from crm.database import Pool
 from crm.models import Call
@@ -19,7 +22,9 @@ from pbx_bridge import call_facts as cf
 from pbx_bridge.call_tracker import CallTracker
 from pbx_bridge.tracker_state import TrackerSettings
 from tests import calls_scenarios as sc
-from tests.conftest import MakeManager
+from tests.conftest import MakeManager, login
+
+Client = TestClient[web.Request, web.Application]
 
 
 def channel_info(uniqueid: str, linkedid: str, name: str) -> ev.ChannelInfo:
@@ -112,3 +117,12 @@ async def test_the_sweep_closes_only_calls_open_past_the_bound(pool: Pool) -> No
     assert await lost_calls.close_stale_calls(pool, now - timedelta(hours=6)) == ["3.1"]
     assert (await the_call(pool, "3.1")).closed_by == "timeout"
     assert (await the_call(pool, "3.2")).ended_at is None
+
+
+async def test_the_journal_says_the_end_was_not_seen(client: Client, pool: Pool, make_manager: MakeManager) -> None:
+    head = await make_manager("supervisor")
+    await sc.record(pool, sc.inbound_answered(lid="4.1")[:2])
+    await sc.record(pool, [cf.LiveCallsResynced(at=sc.T0 + 60, live_call_ids=frozenset())])
+    await login(client, head)
+    page = await (await client.get("/calls")).text()
+    assert "Конец не виден" in page and "call-lost" in page
