@@ -316,8 +316,11 @@ async def outbound_from_operator(s: CallScript, p: CallParams) -> None:
     await talk_and_end_outbound(s, p, op, leg, click_to_call=False)
 
 
-async def click_to_call(s: CallScript, p: CallParams) -> None:
-    """AMI Originate: the operator's phone rings first (``operator_ring_s``), then the customer (``ring_s``)."""
+async def _originate_to_customer(s: CallScript, p: CallParams) -> tuple[SimChannel, SimChannel, float]:
+    """An Originate's first half: the operator's phone rings, they pick up, the customer's trunk leg is dialled.
+
+    Returns the operator's channel, the customer's (still ringing) and when the operator answered.
+    """
     ext = p.extensions[0]
     op = s.new_channel(ext, linked_to=None, state=DOWN, caller_num=ext, caller_name=f"Operator {ext}",
                        context="from-internal", exten="s")
@@ -332,7 +335,12 @@ async def click_to_call(s: CallScript, p: CallParams) -> None:
     op.exten, op.priority = p.customer, 3
     s.originate_response(p.action_id, op, exten=p.customer)
     s.var_set(op, "DIALSTATUS", "")
-    leg = trunk_leg(s, op, p.customer, p.name)
+    return op, trunk_leg(s, op, p.customer, p.name), op_answered_at
+
+
+async def click_to_call(s: CallScript, p: CallParams) -> None:
+    """AMI Originate: the operator's phone rings first (``operator_ring_s``), then the customer (``ring_s``)."""
+    op, leg, op_answered_at = await _originate_to_customer(s, p)
     await s.wait(p.ring_s)
     s.newstate(leg, UP)
     await talk_and_end_outbound(s, p, op, leg, click_to_call=True, op_answered_at=op_answered_at)
@@ -344,20 +352,7 @@ async def click_to_call_no_answer(s: CallScript, p: CallParams) -> None:
     Dial gives NOANSWER (the customer's leg ends with cause 19/480), and ``[perezvon-originate]``'s
     Hangup() ends the operator's channel.
     """
-    ext = p.extensions[0]
-    op = s.new_channel(ext, linked_to=None, state=DOWN, caller_num=ext, caller_name=f"Operator {ext}",
-                       context="from-internal", exten="s")
-    s.new_callerid(op, p.customer, p.name)
-    op.connected_num, op.connected_name = p.customer, p.name
-    s.dial_begin(None, op, ext)
-    s.newstate(op, RINGING)
-    await s.wait(p.operator_ring_s)
-    s.newstate(op, UP)
-    s.dial_end(None, op, "ANSWER")
-    op.exten, op.priority = p.customer, 3
-    s.originate_response(p.action_id, op, exten=p.customer)
-    s.var_set(op, "DIALSTATUS", "")
-    leg = trunk_leg(s, op, p.customer, p.name)
+    op, leg, _ = await _originate_to_customer(s, p)
     await s.wait(p.ring_s)
     s.hangup_request(leg, 19, 480)
     s.connect(op, leg)
