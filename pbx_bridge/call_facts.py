@@ -164,8 +164,8 @@ class CallEnded(Fact):
 
 
 class LostReason(StrEnum):
-    #: Asterisk no longer has the call's channels (the resync after a login said so).
-    VANISHED = "vanished"
+    # Calls Asterisk no longer has after a login are not reported one by one: LiveCallsResynced lists
+    # the live ones, and the record's side closes the rest.
     #: No Hangup arrived within the tracker's bound (``TrackerSettings.stale_call_s``).
     STALE = "stale"
 

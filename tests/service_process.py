@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,14 +22,9 @@ from typing import Any
 import aiohttp
 import psutil
 
+from tests.pbx.ports import free_port
+
 READY_LINE = "Press Ctrl-C"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def service_env(data_dir: Path, port: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
