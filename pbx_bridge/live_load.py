@@ -57,9 +57,14 @@ class LoadSnapshot:
 
     def is_available(self, extension: str) -> bool:
         """Registered; before a complete device list, also when nothing is known (see the module docstring)."""
-        if self.complete:
+        if extension in self.registered or extension in self.unavailable:
             return extension in self.registered
-        return extension not in self.unavailable
+        return reachable(None, self.complete)
+
+
+def reachable(registered: bool | None, complete: bool) -> bool:
+    """The one rule: what Asterisk said wins; unknown counts as reachable until its list was complete."""
+    return registered if registered is not None else not complete
 
 
 def device_extension(device: str) -> str | None:
@@ -181,9 +186,7 @@ class LiveLoad:
         return self._registered.get(extension)
 
     def is_available(self, extension: str) -> bool:
-        if self._complete:
-            return self._registered.get(extension) is True
-        return self._registered.get(extension, True)
+        return reachable(self._registered.get(extension), self._complete)
 
     def idle_since(self, extension: str) -> float | None:
         return self._idle_since.get(extension)
