@@ -11,7 +11,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.service_process import free_port, get_json, poll, run_cli, start_service
+from tests.pbx.ports import free_port
+from tests.service_process import get_json, poll, run_cli, start_service
 
 
 async def _login(http: aiohttp.ClientSession, base: str, login: str, password: str) -> None:
