@@ -369,7 +369,8 @@ def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...]) -> Call:
         outcome=row["outcome"], reason=row["reason"], answered_by=row["answered_by"], hung_up_by=row["hung_up_by"],
         hung_up_by_extension=row["hung_up_by_extension"], ring_s=row["ring_s"], talk_s=row["talk_s"],
         click_to_call=row["click_to_call"], queue=row["queue"], transfer_kind=row["transfer_kind"],
-        transferred_to=row["transferred_to"], legs=legs, route=_route(row), closed_by=row["closed_by"])
+        transferred_to=row["transferred_to"], legs=legs, route=_route(row), closed_by=row["closed_by"],
+        recovered=row["recovered"])
 
 
 async def _with_legs(pool: Pool, rows: list[asyncpg.Record]) -> list[Call]:

@@ -81,6 +81,16 @@ class EmbeddedPostgres:
     def dsn(self) -> str:
         return self.uri(DATABASE_NAME)
 
+    @property
+    def socket_dir(self) -> Path | None:
+        """The directory of the server's Unix socket (what libpq, and so Asterisk's cdr_pgsql, takes as host).
+
+        Normally `pgdata` itself; the wheel picks a shorter runtime directory when that path is too long
+        for a socket name.
+        """
+        found = self.server.get_postmaster_info().socket_dir
+        return None if found is None else Path(found)
+
     def release(self) -> bool:
         """Stop using the server; stop it too when no other process uses it. Blocking: call it in a thread.
 

@@ -235,6 +235,8 @@ class Call:
     #: Who closed the record: "pbx" (the PBX reported the end), "resync" / "timeout" (the end was not
     #: seen, see crm.lost_calls); None while the call is open.
     closed_by: str | None = None
+    #: Built or completed from Asterisk's CDR after an outage of the bridge (crm.recovery), not live.
+    recovered: bool = False
 
 
 # ---- routing configuration (crm/routing_data.py) ------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The `perezvon` command line: serve, migrate, demo, user and token administration."""
+"""The `perezvon` command line: serve, migrate, demo, db serve, user and token administration."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aiohttp.web_exceptions import NotAppKeyWarning
 
 from crm import managers, tokens
 from crm.demo_data import DEMO_PASSWORD, load_demo_data
+from crm.embedded import DATABASE_NAME
 from crm.errors import CrmError
 from crm.managers import ManagerInput
 from crm.models import ROLES
@@ -23,7 +24,7 @@ from pbx_bridge.log_safe import PrintableLogFilter
 from pbx_bridge.simulator import Simulator
 from web import event_loop
 from web.config import Settings, SettingsError, load_settings
-from web.service import open_database, public_url, serve
+from web.service import Database, open_database, public_url, serve
 from web.signals import StopSignals
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("simulate", help="run only the PBX simulator (a fake Asterisk AMI on loopback)",
                         description="Run the PBX simulator: an AMI server on PEREZVON_SIM_AMI_HOST:PORT "
                                     "placing simulated calls, until Ctrl-C.")
+
+    db = commands.add_parser("db", help="the database", description="The database.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser(
+        "serve", help="keep the embedded PostgreSQL up (migrated) until Ctrl-C or SIGTERM",
+        description="Start the embedded PostgreSQL, apply migrations, print where it listens, and keep it "
+                    "running until stopped, whether or not `perezvon serve` runs: Asterisk writes its CDRs "
+                    "into it (asterisk-conf/cdr_pgsql.conf) while perezvon is down. Run it as its own service, "
+                    "before Asterisk and perezvon. With DATABASE_URL there is nothing to serve.")
 
     user = commands.add_parser("user", help="manage user accounts", description="Manage user accounts.")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
@@ -135,6 +145,17 @@ async def _simulate(settings: Settings, signals: StopSignals) -> int:
     return 0
 
 
+async def _db_serve(db: Database, signals: StopSignals) -> None:
+    """Hold the embedded server (its shared lock) until stopped; the last line printed says where it listens."""
+    assert db.embedded is not None
+    socket_dir = db.embedded.socket_dir
+    print(f"embedded PostgreSQL of {db.embedded.pgdata} is up (database {DATABASE_NAME!r}, user 'postgres'). "
+          "Press Ctrl-C to stop.", flush=True)
+    print(f"socket directory (cdr_pgsql.conf hostname): {socket_dir}", flush=True)
+    with signals.serving() as stop:
+        await stop.wait()
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     """The command, with Ctrl-C / SIGTERM handled from its first line (see `web.signals`)."""
     with StopSignals() as signals:
@@ -151,11 +172,17 @@ async def _command(args: argparse.Namespace, settings: Settings, signals: StopSi
         return await _simulate(settings, signals)
     if args.command == "user" and args.user_command in ("add", "passwd"):
         password = _read_password(args.password_stdin)
+    if args.command == "db" and settings.database.database_url:
+        print("DATABASE_URL is set: that PostgreSQL is yours to keep running; `db serve` is for the embedded one",
+              file=sys.stderr)
+        return 2
     async with open_database(settings) as db:
         if args.command == "migrate":
             print("database is up to date")
         elif args.command == "serve":
             await serve(settings, db, signals)
+        elif args.command == "db":
+            await _db_serve(db, signals)
         elif args.command == "demo":
             result = await load_demo_data(db.pool)
             print("demo data loaded" if result.created else "demo data already present, reusing it", flush=True)

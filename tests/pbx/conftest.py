@@ -4,8 +4,10 @@ as the provider and the desk phones, and the real `perezvon serve` process.
 Session fixtures, in the order they build on each other:
     asterisk_prefix   the install prefix; builds Asterisk when the cache lacks it. A failed build FAILS
                       the tier: only PEREZVON_SKIP_PBX=1 skips it (for machines without a toolchain).
+    cdr_database      `perezvon db serve` on perezvon's data directory: its embedded PostgreSQL, migrated,
+                      up before Asterisk (whose cdr_pgsql writes into it) and whether perezvon runs or not
     asterisk          a running Asterisk on a scratch copy of asterisk-conf/ (scratch_conf.py), fully booted
-    perezvon          `perezvon serve` on its own embedded PostgreSQL, AMI connected to that Asterisk,
+    perezvon          `perezvon serve` on that embedded PostgreSQL, AMI connected to that Asterisk,
                       answering its FastAGI; staff 101..105 online, open around the clock
 Per test:
     workdir           where this test's sipp files go
@@ -35,6 +37,7 @@ from tests.pbx.asterisk_process import (
     start_asterisk,
     stop_asterisk,
 )
+from tests.pbx.database_process import DatabaseProcess, start_database, stop_database
 from tests.pbx.phones import Phone, PhoneBehaviour, start_phone, stop_phone
 from tests.pbx.ports import free_port, free_tcp_and_udp_port, free_udp_range
 from tests.pbx.scratch_conf import PROVIDER_HOST, ScratchValues, make_scratch
@@ -80,13 +83,29 @@ def pbx_root(request: pytest.FixtureRequest) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def scratch_values(pbx_root: Path) -> ScratchValues:
+async def cdr_database(asterisk_prefix: Path, pbx_root: Path) -> AsyncIterator[DatabaseProcess]:
+    """`perezvon db serve` on the session perezvon's data directory, up before Asterisk and after perezvon:
+    Asterisk's cdr_pgsql writes into it (also while a test has perezvon stopped)."""
+    db = await start_database(service_data_dir(pbx_root))
+    try:
+        yield db
+    finally:
+        await stop_database(db)
+
+
+@pytest.fixture(scope="session")
+def scratch_values(pbx_root: Path, cdr_database: DatabaseProcess) -> ScratchValues:
     """Free loopback ports for this run, and the secrets the scratch config uses."""
     rtp_start, rtp_end = free_udp_range(200)
     root = pbx_root
     return ScratchValues(sip_port=free_tcp_and_udp_port(), ami_port=free_port(), rtp_start=rtp_start, rtp_end=rtp_end,
                          provider_port=free_tcp_and_udp_port(PROVIDER_HOST), agi_port=free_port(),
-                         recordings_dir=root / "recordings")
+                         recordings_dir=root / "recordings", cdr_db_host=cdr_database.socket_dir)
+
+
+def service_data_dir(pbx_root: Path) -> Path:
+    """The session perezvon's data directory (its embedded PostgreSQL, shared with `perezvon db serve`)."""
+    return pbx_root / "perezvon" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +121,7 @@ async def asterisk(asterisk_prefix: Path, scratch_values: ScratchValues, pbx_roo
 @pytest.fixture(scope="session")
 async def perezvon(asterisk: Asterisk, pbx_root: Path) -> AsyncIterator[Service]:
     values = asterisk.scratch.values
-    config = ServiceConfig(data_dir=pbx_root / "perezvon" / "data", ami_port=values.ami_port,
+    config = ServiceConfig(data_dir=service_data_dir(pbx_root), ami_port=values.ami_port,
                            ami_secret=values.ami_secret, agi_port=values.agi_port, agi_secret=values.agi_secret)
     token = await create_staff(config)
     service = await start_service(config, token)

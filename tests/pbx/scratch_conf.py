@@ -3,7 +3,8 @@ says to change rewritten, plus the files a bare Asterisk needs beside them.
 
 The point of the PBX tier is to prove the *shipped* files, so nothing here edits them beyond what an
 admin following asterisk-conf/README.md would: addresses and ports, the trunk's provider, secrets,
-the FastAGI address and the recordings directory. Every rewrite is one `Edit` (file, section, key);
+the FastAGI address, the recordings directory, where perezvon's PostgreSQL listens (cdr_pgsql). Every
+rewrite is one `Edit` (file, section, key);
 `rewrite()` reports each value it replaced as an `Applied`, so a test can show exactly what differs
 from the shipped files, and it fails loudly when a shipped key moved or vanished.
 """
@@ -97,6 +98,8 @@ class ScratchValues:
     provider_port: int
     agi_port: int
     recordings_dir: Path
+    #: cdr_pgsql.conf's hostname: the socket directory of perezvon's embedded PostgreSQL (`perezvon db serve`).
+    cdr_db_host: Path
     ami_secret: str = "pbx-tier-ami-secret"
     #: extensions.conf's PEREZVON_AGI_SECRET, and the perezvon under test's PEREZVON_AGI_SECRET.
     agi_secret: str = "pbx-tier-agi-secret-0123456789"
@@ -130,6 +133,8 @@ def edits_for(values: ScratchValues) -> list[Edit]:
         Edit("extensions.conf", "globals", "PEREZVON_AGI", value(f"{PBX_HOST}:{values.agi_port}")),
         Edit("extensions.conf", "globals", "PEREZVON_AGI_SECRET", value(values.agi_secret)),
         Edit("extensions.conf", "globals", "RECORDINGS_DIR", value(str(values.recordings_dir))),
+        # cdr_pgsql.conf: perezvon's embedded PostgreSQL, by its socket directory.
+        Edit("cdr_pgsql.conf", "global", "hostname", value(str(values.cdr_db_host))),
     ]
     edits += [Edit("pjsip.conf", f"{ext}-auth", "password", value(secret))
               for ext, secret in values.phone_passwords.items()]
@@ -212,6 +217,9 @@ def _tier_files(values: ScratchValues) -> dict[str, str]:
 #: to exist: a missing prompt is a WARNING and a VoiceMail that gives up).
 PROMPTS = ("beep", "vm-intro", "vm-theperson", "vm-isunavail", "vm-isonphone", "vm-goodbye", "vm-msgsaved",
            "vm-review", "vm-toreenter", "vm-tocancelmsg", "vm-tooshort", "vm-rec-unv", "auth-thankyou",
+           # features.conf's transfers: the attended transfer prompts for the number (without the file it
+           # gives up: "Unable to acquire target extension"), and the sounds that follow
+           "pbx-transfer", "pbx-invalid", "beeperr", "pbx-parkingfailed",
            "silence/1", *(f"digits/{d}" for d in range(10)), *(f"letters/{c}" for c in "abcdefghijklmnopqrstuvwxyz"))
 
 

@@ -159,14 +159,19 @@ async def start_service(config: ServiceConfig, token: str, log_name: str = "pere
 
 async def stop_service(service: Service, timeout_s: float = 30) -> int:
     """SIGTERM, as systemd or Ctrl-C would; the exit status (killed after `timeout_s`)."""
-    if service.process.returncode is None:
-        service.process.send_signal(signal.SIGTERM)
+    return await terminate(service.process, timeout_s)
+
+
+async def terminate(process: asyncio.subprocess.Process, timeout_s: float = 30) -> int:
+    """SIGTERM a perezvon process and wait for it; its exit status (killed after `timeout_s`)."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(service.process.wait(), timeout_s)
+            await asyncio.wait_for(process.wait(), timeout_s)
         except TimeoutError:
-            service.process.kill()
-            await service.process.wait()
-    return service.process.returncode if service.process.returncode is not None else -1
+            process.kill()
+            await process.wait()
+    return process.returncode if process.returncode is not None else -1
 
 
 class WebSession:

@@ -77,6 +77,10 @@ def schemas() -> dict[str, Schema]:
                                      "reconnect Asterisk no longer had the call) or `timeout` (open too long): the "
                                      "end was not seen, the outcome is `answered` if someone had picked up, else "
                                      "`lost`. null while the call is in progress."},
+        "recovered": {"type": "boolean",
+                      "description": "true when the record was built, or completed, from Asterisk's own CDR after "
+                                     "perezvon had been stopped or cut off from the AMI (the call was not seen live, "
+                                     "or not to its end); `hung_up_by` is then null: CDR does not say."},
         "route": {"oneOf": [ref("CallRoute"), {"type": "null"}],
                   "description": "Why routing sent the call where it went; null when routing never saw it "
                                  "(outbound, internal, older calls)."},
