@@ -6,8 +6,9 @@ reasons. A dropped AMI connection is normal for a few seconds (Asterisk reloads,
 reconnects with backoff), so AMI counts as a problem only after a grace period
 (`PEREZVON_AMI_HEALTH_GRACE`); until then the body says `reconnecting` but the status stays `ok`.
 
-The public answer names states only. Error texts (they may carry the AMI user name, addresses) and
-the client's counters are for logged-in admins.
+The public answer names states only. Error texts (they may carry the AMI user name, addresses), the
+client's counters and the latest gaps in the AMI connection (`pbx_gaps`: lost at, regained at, calls
+recovered from Asterisk's CDR) are for logged-in admins.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from crm import database
+from crm.recovery import store as recovery_store
 from web.keys import POOL, SETTINGS, TELEPHONY, USER
 
 
@@ -39,11 +41,20 @@ async def healthz(request: web.Request) -> web.Response:
             body["ami_status"] = telephony.ami.status.as_dict()
         if telephony.live is not None:  # which desk phones Asterisk says are registered, as routing sees it
             body["phones_registered"] = sorted(telephony.live.snapshot().registered)
+        if telephony.ami is not None and db_ok:  # the latest times perezvon was without the AMI (crm/recovery)
+            body["pbx_gaps"] = [_gap(gap) for gap in await recovery_store.recent_gaps(request.app[POOL], 5)]
     status = "degraded" if problems else "ok"
     answer = {"status": status, **body}
     if problems:
         answer["problems"] = problems
     return web.json_response(answer, status=503 if problems else 200)
+
+
+def _gap(gap: recovery_store.Gap) -> dict[str, Any]:
+    return {"lost_at": gap.lost_at.isoformat(), "regained_at": gap.regained_at.isoformat(),
+            "seconds": round(gap.seconds, 1), "calls_recovered": gap.calls_recovered,
+            "calls_completed": gap.calls_completed,
+            "backfilled_at": gap.backfilled_at.isoformat() if gap.backfilled_at else None, "error": gap.error}
 
 
 #: What anyone may read: states, no error texts or versions.

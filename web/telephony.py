@@ -35,6 +35,7 @@ from pbx_bridge.simulator import Simulator
 from pbx_bridge.tracker_state import TrackerSettings
 from web.call_recorder import CallRecorder
 from web.config import Settings
+from web.outage_recovery import OutageRecovery
 from web.routing_service import RoutingService
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,10 @@ async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,
     recorder_task = asyncio.create_task(recorder.run(), name="call-recorder")
     sweep_task = asyncio.create_task(sweep_stale_calls(pool, TrackerSettings().stale_call_s), name="stale-calls")
     client = AmiClient(ami_settings, TrackerFeed(tracker, live)) if ami_settings.enabled else None
+    # After every AMI login: the calls made while we were away, from Asterisk's CDR (web/outage_recovery.py).
+    recovery_task = None if client is None else asyncio.create_task(
+        OutageRecovery(pool, client, recorder.drain, default_region=settings.crm.default_region).run(),
+        name="outage-recovery")
     try:
         if client is None:
             log.info("no Asterisk configured (PEREZVON_AMI_HOST): AMI disabled")
@@ -158,6 +163,10 @@ async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,
             async with client:
                 yield Telephony(tracker, recorder, client, simulator, live, routing)
     finally:
+        if recovery_task is not None:
+            recovery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery_task
         if simulator is not None:
             await simulator.stop()
         await routing.close()

@@ -162,6 +162,12 @@ class Phones:
         await self._wait_registered(lambda registered: ext in registered, f"{ext} registered")
         return phone
 
+    async def stop(self, phone: Phone) -> None:
+        """Switch one phone off now (the others stay registered)."""
+        self.started.remove(phone)
+        await stop_phone(phone)
+        await self._wait_registered(lambda registered: phone.ext not in registered, f"{phone.ext} unregistered")
+
     async def stop_all(self) -> None:
         stopped = {phone.ext for phone in self.started}
         while self.started:
