@@ -101,12 +101,14 @@ class ServiceProcess:
                 self.process.stdout.close()
 
 
-def start_service(command: str, data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | None = None,
-                  wait_ready: bool = True) -> ServiceProcess:
-    """Start `perezvon COMMAND`; with `wait_ready`, return once it printed that it is serving."""
+def start_service(command: str | tuple[str, ...], data_dir: Path, *, port: int | None = None,
+                  env: Mapping[str, str] | None = None, wait_ready: bool = True) -> ServiceProcess:
+    """Start `perezvon COMMAND` (e.g. "serve", or ("db", "serve")); with `wait_ready`, return once it printed
+    that it is serving."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen([sys.executable, "-m", "web.cli", command], stdout=subprocess.PIPE,
+    args = [command] if isinstance(command, str) else list(command)
+    process = subprocess.Popen([sys.executable, "-m", "web.cli", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
                                env=service_env(data_dir, port, env), cwd=data_dir.parent)
     service = ServiceProcess(process=process, port=port, data_dir=data_dir)

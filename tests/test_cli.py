@@ -24,7 +24,7 @@ def run_cli(args: list[str], dsn: str, tmp_path: Path, stdin: str = "") -> subpr
 
 @pytest.mark.parametrize("args", [[], ["serve"], ["migrate"], ["demo"], ["simulate"], ["user"], ["user", "add"],
                                   ["user", "passwd"], ["token"], ["token", "create"],
-                                  ["token", "list"], ["token", "revoke"]])
+                                  ["token", "list"], ["token", "revoke"], ["db"], ["db", "serve"]])
 def test_help_everywhere(args: list[str], tmp_path: Path) -> None:
     result = run_cli([*args, "--help"], "postgresql://unused/none", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -49,6 +49,11 @@ async def test_user_add_passwd_and_token_create(db_dsn: str, pool: Pool, tmp_pat
     token = created.stdout.strip().splitlines()[-1]
     owner = await managers.manager_for_token(pool, token)
     assert owner is not None and owner.login == "olga"
+
+
+def test_db_serve_has_nothing_to_serve_with_database_url(tmp_path: Path) -> None:
+    result = run_cli(["db", "serve"], "postgresql://unused/none", tmp_path)
+    assert result.returncode == 2 and "DATABASE_URL is set" in result.stderr, result.stderr
 
 
 async def test_bad_input_gets_a_clear_error(db_dsn: str, tmp_path: Path) -> None:

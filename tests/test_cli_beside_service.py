@@ -132,3 +132,22 @@ def _exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def test_db_serve_keeps_the_embedded_database_up_while_the_service_is_stopped(tmp_path: Path) -> None:
+    """What Asterisk's cdr_pgsql needs (README "After an outage"): the database outlives `perezvon serve`."""
+    data_dir = tmp_path / "var"
+    db = start_service(("db", "serve"), data_dir, wait_ready=False)
+    try:
+        line = db.wait_for_line(r"socket directory \(cdr_pgsql.conf hostname\): /")
+        assert line.split(": ", 1)[1].strip() == str((data_dir / "pg").resolve()), line
+        service = start_service("serve", data_dir)
+        assert service.stop(signal.SIGTERM) == 0, service.output
+        assert postgres_running_in(data_dir), "perezvon serve stopped the PostgreSQL `db serve` holds"
+        assert run_cli(["migrate"], data_dir).returncode == 0
+        assert postgres_running_in(data_dir)
+    finally:
+        code = db.stop(signal.SIGTERM)
+    assert code == 0, db.output
+    assert "ERROR" not in db.output and "Traceback" not in db.output, db.output
+    assert not postgres_running_in(data_dir), "SIGTERM left the embedded PostgreSQL running"
