@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo serve test test-fast test-pbx lint typecheck pytest pytest-fast pytest-pbx asterisk system-deps bench clean
+.PHONY: demo serve test test-fast test-pbx record-captures lint typecheck pytest pytest-fast pytest-pbx asterisk system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ pytest-pbx: $(VENV)/.installed-dev asterisk
 	$(BIN)/pytest -q tests/pbx
 
 pytest: pytest-fast pytest-pbx
+
+# Re-record tests/fixtures/asterisk-22-perezvon from the real Asterisk: the tier scenarios that use
+# tests/pbx/ami_capture.py write their raw AMI bytes and ground truth there (review the diff, commit).
+record-captures: $(VENV)/.installed-dev asterisk
+	PEREZVON_RECORD_CAPTURES=1 $(BIN)/pytest -q tests/pbx/test_calls_transfer.py
 
 # `make test`: lint, types, the fast suite, then the PBX tier (a real Asterisk, sipp, `perezvon serve`).
 test: lint typecheck pytest-fast pytest-pbx

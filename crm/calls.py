@@ -20,7 +20,17 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from crm.database import Connection, Pool
-from crm.models import Call, CallDirection, CallLeg, CallOutcome, CallRoute, LegResult, Manager, Page
+from crm.models import (
+    Call,
+    CallDirection,
+    CallLeg,
+    CallOutcome,
+    CallRoute,
+    CallTransfer,
+    LegResult,
+    Manager,
+    Page,
+)
 from crm.phones import format_phone, normalize_phone, try_normalize_phone
 from crm.sql import SqlParams
 from crm.validation import strip_control_chars
@@ -44,6 +54,8 @@ class CallStart:
     dialled: str | None
     click_to_call: bool = False
     resynced: bool = False
+    #: The caller-ID name on the caller's channel as the PBX first reported it (inbound), AMI-escaped.
+    caller_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,11 +103,16 @@ class QueueEvent:
 
 @dataclass(frozen=True)
 class TransferEvent:
+    """One settled transfer: `to` is the person who took it (None: nobody), `target` what was dialled."""
+
     linkedid: str
     at: datetime
     kind: str  # "blind" | "attended"
     from_extension: str | None
     to: str | None
+    target: str | None = None
+    result: str = "completed"
+    seq: int = 1
 
 
 def clean_raw(value: str | None, max_len: int = MAX_RAW) -> str:
@@ -107,6 +124,31 @@ def clean_raw(value: str | None, max_len: int = MAX_RAW) -> str:
     if not value:
         return ""
     return strip_control_chars(value).strip()[:max_len]
+
+
+#: What providers and Asterisk put where a hidden caller's number would be.
+_NO_NUMBER = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld"})
+
+
+def caller_presentation(raw_number: str | None, *, restricted: bool = False) -> str:
+    """'anonymous' (no usable number), 'restricted' (the caller hid it; the network may still pass it), else
+    'allowed'. Neither of the first two ever makes a new contact: there is no number to call back, or the
+    caller asked not to be identified."""
+    if clean_raw(raw_number).lower() in _NO_NUMBER:
+        return "anonymous"
+    return "restricted" if restricted else "allowed"
+
+
+def unescape_ami(value: str) -> str:
+    r"""AMI C-escapes caller names (``O'Brien``); the stored name is what the network sent."""
+    out, escaped = [], False
+    for char in value:
+        if escaped or char != "\\":
+            out.append(char)
+            escaped = False
+        else:
+            escaped = True
+    return "".join(out)
 
 
 def _seconds(value: float | None) -> float | None:
@@ -147,9 +189,16 @@ async def _link_customer(conn: Connection, call_id: int, raw_number: str | None,
     if e164 is None:
         return
     row = await conn.fetchrow(
-        "UPDATE calls SET customer_e164 = coalesce(customer_e164, $2) WHERE id = $1 RETURNING customer_id",
-        call_id, e164)
+        "UPDATE calls SET customer_e164 = coalesce(customer_e164, $2) WHERE id = $1 "
+        "RETURNING customer_id, caller_presentation", call_id, e164)
     if row is None or row["customer_id"] is not None:
+        return
+    if row["caller_presentation"] in ("restricted", "anonymous"):
+        # A hidden number links to a customer the shop already has, but never becomes a new contact.
+        owner = await conn.fetchval("SELECT customer_id FROM customer_phones WHERE e164 = $1", e164)
+        if owner is not None:
+            await conn.execute("UPDATE calls SET customer_id = $2 WHERE id = $1 AND customer_id IS NULL",
+                               call_id, owner)
         return
     customer_id = await _customer_for_number(conn, e164)
     await conn.execute("UPDATE calls SET customer_id = $2 WHERE id = $1 AND customer_id IS NULL", call_id, customer_id)
@@ -157,9 +206,12 @@ async def _link_customer(conn: Connection, call_id: int, raw_number: str | None,
 
 RECORD_START = f"""
 INSERT INTO calls (linkedid, direction, caller, callee, did, started_at, click_to_call, resynced,
-                   operator_extension, manager_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {_MANAGER_OF.format(p="$9")})
+                   operator_extension, manager_id, caller_name, caller_presentation)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {_MANAGER_OF.format(p="$9")}, $10, $11)
 ON CONFLICT (linkedid) DO UPDATE SET
+    caller_name = CASE WHEN calls.caller_name = '' THEN EXCLUDED.caller_name ELSE calls.caller_name END,
+    caller_presentation = CASE WHEN calls.caller_presentation = '' THEN EXCLUDED.caller_presentation
+                               ELSE calls.caller_presentation END,
     direction = EXCLUDED.direction, caller = EXCLUDED.caller, did = EXCLUDED.did,
     callee = CASE WHEN calls.callee = '' THEN EXCLUDED.callee ELSE calls.callee END,
     started_at = EXCLUDED.started_at, click_to_call = calls.click_to_call OR EXCLUDED.click_to_call,
@@ -177,9 +229,13 @@ async def record_call_started(pool: Pool, data: CallStart, *, default_region: st
     inbound = data.direction == "inbound"
     operator = "" if inbound else caller
     async with pool.acquire() as conn, conn.transaction():
+        name = clean_raw(unescape_ami(data.caller_name)) if inbound else ""
+        if name == caller:
+            name = ""  # many networks send the number as the name: that is no name
+        presentation = caller_presentation(caller) if inbound else ""
         call_id: int = await conn.fetchval(
             RECORD_START, clean_raw(data.linkedid), data.direction, caller, "" if inbound else dialled,
-            dialled if inbound else "", data.at, data.click_to_call, data.resynced, operator)
+            dialled if inbound else "", data.at, data.click_to_call, data.resynced, operator, name, presentation)
         await _link_customer(conn, call_id, customer_number_of(data.direction, caller, dialled, data.click_to_call),
                              default_region)
 
@@ -301,14 +357,32 @@ async def record_queue(pool: Pool, data: QueueEvent) -> None:
             call_id, clean_raw(data.queue), _seconds(data.hold_s))
 
 
+TRANSFER_RESULTS = frozenset({"completed", "busy", "no_answer", "failed", "abandoned"})
+
+RECORD_TRANSFER = """
+INSERT INTO call_transfers (call_id, seq, at, kind, from_extension, target, taken_by, result)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (call_id, seq) DO UPDATE SET
+    at = EXCLUDED.at, kind = EXCLUDED.kind, from_extension = EXCLUDED.from_extension, target = EXCLUDED.target,
+    taken_by = EXCLUDED.taken_by, result = EXCLUDED.result
+"""
+
+
 async def record_transfer(pool: Pool, data: TransferEvent) -> None:
-    """An operator transferred the call; the last transfer is kept (the legs show everyone it reached)."""
+    """A transfer settled: kept in order with the call's others; the call's summary shows the latest one taken."""
     kind = data.kind if data.kind in ("blind", "attended") else None
+    if kind is None:
+        log.warning("call %s: transfer of unknown kind %r not recorded", data.linkedid, data.kind)
+        return
+    result = data.result if data.result in TRANSFER_RESULTS else "failed"
+    taken_by = clean_raw(data.to)
     async with pool.acquire() as conn, conn.transaction():
         call_id, _ = await _ensure_call(conn, clean_raw(data.linkedid), data.at)
+        await conn.execute(RECORD_TRANSFER, call_id, max(1, data.seq), data.at, kind, clean_raw(data.from_extension),
+                           clean_raw(data.target), taken_by, result)
         await conn.execute(
             "UPDATE calls SET transfer_kind = $2, transferred_from = $3, transferred_to = $4 WHERE id = $1",
-            call_id, kind, clean_raw(data.from_extension), clean_raw(data.to))
+            call_id, kind, clean_raw(data.from_extension), taken_by or clean_raw(data.target))
 
 
 # ---- reading: the journal, the customer card, the API -------------------------------------------------------
@@ -317,6 +391,10 @@ SELECT_CALL = """
 SELECT c.*, cu.name AS customer_name, o.number AS order_number, m.display_name AS manager_name
 FROM calls c LEFT JOIN customers cu ON cu.id = c.customer_id LEFT JOIN orders o ON o.id = c.order_id
 LEFT JOIN managers m ON m.id = c.manager_id
+"""
+
+SELECT_TRANSFERS = """
+SELECT * FROM call_transfers WHERE call_id = ANY($1::bigint[]) ORDER BY call_id, seq
 """
 
 SELECT_LEGS = """
@@ -359,7 +437,12 @@ def _route(row: asyncpg.Record) -> CallRoute | None:
                      routed_at=row["routed_at"])
 
 
-def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...]) -> Call:
+def _transfer(row: asyncpg.Record) -> CallTransfer:
+    return CallTransfer(seq=row["seq"], at=row["at"], kind=row["kind"], from_extension=row["from_extension"],
+                        target=row["target"], taken_by=row["taken_by"], result=row["result"])
+
+
+def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...], transfers: tuple[CallTransfer, ...] = ()) -> Call:
     return Call(
         id=row["id"], linkedid=row["linkedid"], direction=row["direction"], caller=row["caller"],
         callee=row["callee"], did=row["did"], customer_e164=row["customer_e164"], customer_id=row["customer_id"],
@@ -370,15 +453,20 @@ def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...]) -> Call:
         hung_up_by_extension=row["hung_up_by_extension"], ring_s=row["ring_s"], talk_s=row["talk_s"],
         click_to_call=row["click_to_call"], queue=row["queue"], transfer_kind=row["transfer_kind"],
         transferred_to=row["transferred_to"], legs=legs, route=_route(row), closed_by=row["closed_by"],
-        recovered=row["recovered"])
+        recovered=row["recovered"], transfers=transfers, caller_name=row["caller_name"],
+        caller_presentation=row["caller_presentation"])
 
 
 async def _with_legs(pool: Pool, rows: list[asyncpg.Record]) -> list[Call]:
     legs: dict[int, list[CallLeg]] = {}
+    transfers: dict[int, list[CallTransfer]] = {}
     if rows:
-        for leg_row in await pool.fetch(SELECT_LEGS, [r["id"] for r in rows]):
+        ids = [r["id"] for r in rows]
+        for leg_row in await pool.fetch(SELECT_LEGS, ids):
             legs.setdefault(leg_row["call_id"], []).append(_leg(leg_row))
-    return [_call(r, tuple(legs.get(r["id"], ()))) for r in rows]
+        for transfer_row in await pool.fetch(SELECT_TRANSFERS, ids):
+            transfers.setdefault(transfer_row["call_id"], []).append(_transfer(transfer_row))
+    return [_call(r, tuple(legs.get(r["id"], ())), tuple(transfers.get(r["id"], ()))) for r in rows]
 
 
 async def get_call(pool: Pool, linkedid: str) -> Call | None:

@@ -195,6 +195,20 @@ class CallRoute:
 
 
 @dataclass(frozen=True)
+class CallTransfer:
+    """One transfer of a call: who sent it where, and who took it ('' when nobody did)."""
+
+    seq: int
+    at: datetime
+    kind: str  # "blind" | "attended"
+    from_extension: str
+    target: str
+    taken_by: str
+    #: completed, busy, no_answer, failed, abandoned (the customer hung up while the target rang)
+    result: str
+
+
+@dataclass(frozen=True)
 class Call:
     """A call as a business record: one per Asterisk Linkedid, with the legs that rang."""
 
@@ -237,6 +251,12 @@ class Call:
     closed_by: str | None = None
     #: Built or completed from Asterisk's CDR after an outage of the bridge (crm.recovery), not live.
     recovered: bool = False
+    #: Every transfer in order (`transfer_kind` / `transferred_to` repeat the last one).
+    transfers: tuple[CallTransfer, ...] = ()
+    #: The caller-ID name the network sent (data, never markup) and the presentation:
+    #: allowed / restricted / anonymous ('' when not known).
+    caller_name: str = ""
+    caller_presentation: str = ""
 
 
 # ---- routing configuration (crm/routing_data.py) ------------------------------------------------------------

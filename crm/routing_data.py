@@ -22,7 +22,7 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from crm.calls import clean_raw
+from crm.calls import caller_presentation, clean_raw
 from crm.database import Pool
 from crm.errors import InvalidInput, NotFound
 from crm.models import DayHours, Holiday, RouteRecord, RoutingGroup, RoutingNumber, RoutingRule, RoutingSchedule
@@ -241,10 +241,12 @@ async def load_route_context(pool: Pool, caller_number: str, did: str, *, defaul
 # is final: a later route request with the same Linkedid (a replay, or a forged one) changes nothing.
 RECORD_DECISION = """
 INSERT INTO calls (linkedid, direction, caller, did, started_at, customer_id, customer_e164, order_id,
-                   route_reason, route_targets, route_fallback, route_explain, route_manager_id, routed_at)
+                   route_reason, route_targets, route_fallback, route_explain, route_manager_id, routed_at,
+                   caller_name, caller_presentation)
 VALUES ($1, 'inbound', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-        (SELECT id FROM managers WHERE id = $12), $4)
+        (SELECT id FROM managers WHERE id = $12), $4, $13, $14)
 ON CONFLICT (linkedid) DO UPDATE SET
+    caller_name = EXCLUDED.caller_name, caller_presentation = EXCLUDED.caller_presentation,
     customer_id = coalesce(calls.customer_id, EXCLUDED.customer_id),
     customer_e164 = coalesce(calls.customer_e164, EXCLUDED.customer_e164),
     order_id = coalesce(EXCLUDED.order_id, calls.order_id),
@@ -256,12 +258,15 @@ WHERE calls.route_reason = ''
 
 
 async def record_route_decision(pool: Pool, linkedid: str, decision: RouteDecision, *, at: datetime,
-                                caller_number: str = "", did: str = "", dial: str | None = None) -> None:
+                                caller_number: str = "", did: str = "", dial: str | None = None,
+                                caller_name: str = "", restricted: bool = False) -> None:
     """Store the decision on the call keyed by `linkedid`, before or after the recorder's facts.
 
     `at` is when the decision was made (the `now` given to the policy); `caller_number` / `did`
     fill a placeholder row when the recorder has not written the call yet; `dial` is the dial
-    string the router answered (default: the targets' extensions joined with '&').
+    string the router answered (default: the targets' extensions joined with '&'). `caller_name` and
+    `restricted` are the caller's identity as the network sent it (the AGI environment has it raw,
+    before the router renames the caller for the operator's phone).
     """
     key = clean_raw(linkedid)
     if not key:
@@ -271,7 +276,9 @@ async def record_route_decision(pool: Pool, linkedid: str, decision: RouteDecisi
     await pool.execute(
         RECORD_DECISION, key, clean_raw(caller_number), digits_only(did)[:20], at, decision.customer_id,
         decision.customer_e164, decision.order_id, decision.reason, clean_raw(targets, 500),
-        clean_raw(decision.fallback, 200), strip_control_chars(decision.explanation, multiline=True)[:4000], first)
+        clean_raw(decision.fallback, 200), strip_control_chars(decision.explanation, multiline=True)[:4000], first,
+        "" if clean_raw(caller_name) == clean_raw(caller_number) else clean_raw(caller_name),
+        caller_presentation(caller_number, restricted=restricted) if caller_number or restricted else "")
 
 
 async def get_route_decision(pool: Pool, linkedid: str) -> RouteRecord | None:

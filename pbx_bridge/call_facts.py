@@ -63,6 +63,8 @@ class CallStarted(Fact):
     click_to_call: bool = False
     #: True when the call was first seen through a CoreShowChannels resync (started before we looked).
     resynced: bool = False
+    #: The caller-ID name on the first channel as Asterisk reported it (AMI escapes quotes); "" if none.
+    caller_name: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,13 +135,34 @@ class AgentRingNoAnswer(Fact):
     ring_s: float | None
 
 
+class TransferResult(StrEnum):
+    #: Someone took the call: ``to`` says who.
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    #: The target could not be rung (unregistered, congested) or the transfer failed in Asterisk.
+    FAILED = "failed"
+    #: The call ended before anyone took it (the customer hung up while the target rang).
+    ABANDONED = "abandoned"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transferred(Fact):
+    """One transfer, reported once it is settled: taken by someone, or given up.
+
+    ``at`` is when the transfer was made; ``seq`` numbers a call's transfers in order (1, 2, ...).
+    """
+
     kind: TransferKind
     #: The operator who transferred.
     from_extension: str | None
-    #: Target extension or number when known.
+    #: The person who took the call (operator extension or external number), not the number dialled;
+    #: None when nobody did.
     to: str | None
+    #: What was dialled: the extension, group or number the transfer was sent to, when known.
+    target: str | None = None
+    result: TransferResult = TransferResult.COMPLETED
+    seq: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,9 +171,10 @@ class CallEnded(Fact):
     outcome: Outcome
     #: Set for missed calls only.
     reason: MissedReason | None
-    #: Operator extension (inbound, internal) or the external number (outbound) that answered.
+    #: Operator extension (inbound, internal) or the external number (outbound) that answered first.
     answered_by: str | None
-    #: The operator the call belongs to: who answered an inbound call, who placed an outbound one.
+    #: The operator the call belongs to: who ended up with the customer (the last transfer taken),
+    #: else who answered an inbound call / placed an outbound one.
     operator: str | None
     #: The customer's number: the caller (inbound) or the number dialled (outbound).
     customer_number: str | None

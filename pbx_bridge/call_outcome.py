@@ -82,6 +82,7 @@ def call_started(call: CallState, direction: Direction) -> CallStarted:
     return CallStarted(
         call_id=call.call_id, at=call.started_at, direction=direction, caller=caller, dialled=dialled,
         click_to_call=call.click_to_call, resynced=call.resynced,
+        caller_name=call.first_caller_name if direction is Direction.INBOUND else "",
     )
 
 
@@ -156,6 +157,9 @@ def call_ended(call: CallState, direction: Direction) -> CallEnded:
         customer = trunk_leg.number if trunk_leg else None
         if customer is None and direction is Direction.OUTBOUND and not call.click_to_call:
             customer = call.first_exten or None
+    # Whoever took the last transfer ended up with the customer: the call (its callback, its
+    # recording) is theirs; ``answered_by`` keeps who answered first.
+    operator = next((t.taken_by_extension for t in reversed(call.transfers) if t.taken_by_extension), operator)
     who, who_ext = _hung_up_by(call)
     if answered is not None:
         return CallEnded(

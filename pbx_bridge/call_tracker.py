@@ -316,10 +316,10 @@ class CallTracker(TrackerCore):
             self.stats.unknown_channel_events += 1
             return
         source = self._classifier.classify(event.transferer.name) if event.transferer else None
-        self._try_start(call, force=True)
-        self._emit(cf.Transferred(call_id=call.call_id, at=now, kind=cf.TransferKind.BLIND,
-                                  from_extension=source.extension if source else None,
-                                  to=event.extension or None))
+        transfer = self._add_transfer(call, cf.TransferKind.BLIND, source.extension if source else None,
+                                      event.extension or None, now)
+        if event.result.lower() != "success":
+            self._report_transfer(call, transfer, cf.TransferResult.FAILED)
 
     def _on_attended_transfer(self, event: ev.AttendedTransfer, now: float | None) -> None:
         call = self._call_of(event.orig_transferer, event.transferee, event.second_transferer)
@@ -328,17 +328,29 @@ class CallTracker(TrackerCore):
             return
         source = self._classifier.classify(event.orig_transferer.name) if event.orig_transferer else None
         source_ext = source.extension if source else None
-        target: str | None = None
+        target_leg = self._consulted_leg(call, event, source_ext)
+        target = (target_leg.party.extension or target_leg.number) if target_leg else None
+        transfer = self._add_transfer(call, cf.TransferKind.ATTENDED, source_ext, target, now)
+        if event.result.lower() != "success":
+            self._report_transfer(call, transfer, cf.TransferResult.FAILED)
+        elif target_leg is not None and target_leg.answered:
+            # Consulted and answered: the target took the call when the transferer completed it.
+            self._transfer_taken(call, target_leg)
+        # Otherwise a "blonde" transfer, completed while the target still rang: it is taken (or not)
+        # when that leg answers (or ends).
+
+    def _consulted_leg(self, call: CallState, event: ev.AttendedTransfer, source_ext: str | None) -> LegState | None:
+        """The leg the transferer consulted: the TransferTarget channel's, else (the target is usually a Local
+        channel) the latest leg of another person still up: answered first, then ringing."""
         if event.transfer_target is not None:
-            target = self._classifier.classify(event.transfer_target.name).extension
-        if target is None:
-            # The target is usually a Local channel: take the latest operator answered in this call.
-            answered = [leg for leg in call.legs.values()
-                        if leg.answered and leg.party.extension and leg.party.extension != source_ext]
-            target = answered[-1].party.extension if answered else None
-        self._try_start(call, force=True)
-        self._emit(cf.Transferred(call_id=call.call_id, at=now, kind=cf.TransferKind.ATTENDED,
-                                  from_extension=source_ext, to=target))
+            leg = call.legs.get(event.transfer_target.uniqueid)
+            if leg is not None:
+                return leg
+        others = [leg for leg in call.legs.values() if leg.ended_at is None and not leg.originate_leg
+                  and (leg.party.extension or leg.number) not in (None, source_ext)]
+        answered = [leg for leg in others if leg.answered]
+        candidates = answered or others
+        return candidates[-1] if candidates else None
 
     def _on_core_show_channel(self, event: ev.CoreShowChannel, now: float | None) -> None:
         info = event.channel

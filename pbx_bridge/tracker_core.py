@@ -22,11 +22,14 @@ from pbx_bridge.tracker_state import (
     LegState,
     Party,
     TrackerSettings,
+    TransferState,
 )
 
 logger = logging.getLogger(__name__)
 
 _CAUSE_ANSWERED_ELSEWHERE = 26
+#: A transfer target's dial status to what the transfer came to, when nobody took it.
+_TRANSFER_REFUSALS = {"BUSY": cf.TransferResult.BUSY, "NOANSWER": cf.TransferResult.NO_ANSWER}
 
 
 @dataclass(slots=True)
@@ -102,6 +105,7 @@ class TrackerCore:
         call = CallState(
             call_id=call_id, first_uniqueid=info.uniqueid, first_party=party,
             first_caller_num=info.caller_num, first_exten=info.exten, started_at=started_at,
+            first_caller_name=info.caller_name,
         )
         self._calls[call_id] = call
         return call
@@ -142,6 +146,8 @@ class TrackerCore:
             call.answered_leg = leg.uniqueid
             call.answered_at = at
             logger.info("call %s answered by %s", printable(call.call_id), printable(leg.party.extension or leg.number))
+        if not leg.originate_leg:
+            self._transfer_taken(call, leg)
 
     def _report_leg_ended(self, call: CallState, leg: LegState, at: float | None) -> None:
         if leg.ended_reported:
@@ -158,6 +164,45 @@ class TrackerCore:
         self._emit(cf.LegEnded(call_id=call.call_id, at=at, channel=leg.channel, extension=leg.party.extension,
                                number=leg.number, dial_status=status, ring_s=ring_s,
                                answered_elsewhere=elsewhere))
+        if not leg.answered and not elsewhere:
+            for transfer in self._transfers_awaiting(call, leg):
+                transfer.refusal = _TRANSFER_REFUSALS.get(status, cf.TransferResult.FAILED)
+
+    # --- transfers: made by an event, settled by the leg that answers after it ---------------------
+
+    def _add_transfer(self, call: CallState, kind: cf.TransferKind, from_extension: str | None,
+                      target: str | None, at: float | None) -> TransferState:
+        self._try_start(call, force=True)
+        transfer = TransferState(seq=len(call.transfers) + 1, kind=kind, from_extension=from_extension,
+                                 target=target, at=at)
+        call.transfers.append(transfer)
+        return transfer
+
+    def _report_transfer(self, call: CallState, transfer: TransferState, result: cf.TransferResult) -> None:
+        if transfer.reported:
+            return
+        transfer.reported = True
+        logger.info("call %s transfer %d (%s) from %s to %s: %s", printable(call.call_id), transfer.seq,
+                    transfer.kind, printable(transfer.from_extension), printable(transfer.taken_by or transfer.target),
+                    result)
+        self._emit(cf.Transferred(call_id=call.call_id, at=transfer.at, kind=transfer.kind,
+                                  from_extension=transfer.from_extension, to=transfer.taken_by,
+                                  target=transfer.target, result=result, seq=transfer.seq))
+
+    @staticmethod
+    def _transfers_awaiting(call: CallState, leg: LegState) -> list[TransferState]:
+        """Unsettled transfers this leg answers for: it is their target, or it was dialled after them."""
+        label = leg.party.extension or leg.number
+        if label is None:
+            return []
+        return [t for t in call.transfers if not t.reported and label != t.from_extension and (
+            label == t.target or (t.at is not None and leg.began_at is not None and leg.began_at >= t.at))]
+
+    def _transfer_taken(self, call: CallState, leg: LegState) -> None:
+        for transfer in self._transfers_awaiting(call, leg):
+            transfer.taken_by = leg.party.extension or leg.number
+            transfer.taken_by_extension = leg.party.extension
+            self._report_transfer(call, transfer, cf.TransferResult.COMPLETED)
 
     def _resolve_abandon(self, call: CallState, *, timed_out: bool) -> None:
         if call.pending_abandon is None:
@@ -191,6 +236,8 @@ class TrackerCore:
         self._try_start(call, force=True)
         for leg in call.legs.values():
             self._report_leg_ended(call, leg, now)
+        for transfer in call.transfers:
+            self._report_transfer(call, transfer, transfer.refusal or cf.TransferResult.ABANDONED)
         call.ended_at = now
         assert call.direction is not None  # set by _try_start(force=True)
         fact = call_ended(call, call.direction)

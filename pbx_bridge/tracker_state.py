@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pbx_bridge.call_facts import Direction
+from pbx_bridge.call_facts import Direction, TransferKind, TransferResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,24 @@ class LegState:
 
 
 @dataclass(slots=True)
+class TransferState:
+    """A transfer made in the call, waiting for (or settled by) the person who takes it."""
+
+    seq: int
+    kind: TransferKind
+    from_extension: str | None
+    #: What was dialled (BlindTransfer's Exten, or the consulted extension).
+    target: str | None
+    at: float | None
+    taken_by: str | None = None
+    #: The operator who took it (None for an external number or nobody).
+    taken_by_extension: str | None = None
+    #: The target's refusal seen so far (BUSY, NOANSWER, ...): the result if nobody takes it.
+    refusal: TransferResult | None = None
+    reported: bool = False
+
+
+@dataclass(slots=True)
 class CallState:
     call_id: str
     first_uniqueid: str
@@ -120,6 +138,7 @@ class CallState:
     first_caller_num: str
     first_exten: str
     started_at: float | None
+    first_caller_name: str = ""
     direction: Direction | None = None
     click_to_call: bool = False
     started_reported: bool = False
@@ -143,6 +162,8 @@ class CallState:
     pending_abandon: tuple[str, int | None, float | None, float | None] | None = None
     queue_abandoned: bool = False
     ended_at: float | None = None
+    #: Every transfer in order; the last one taken says who ended up with the customer.
+    transfers: list[TransferState] = field(default_factory=list)
 
     def real_legs(self) -> list[LegState]:
         return list(self.legs.values())

@@ -71,7 +71,7 @@ def to_crm_input(fact: cf.CallFact, received_at: float) -> CallInput | None:
         case cf.CallStarted():
             return calls.CallStart(linkedid=fact.call_id, at=at, direction=_DIRECTIONS[fact.direction],
                                    caller=fact.caller, dialled=fact.dialled, click_to_call=fact.click_to_call,
-                                   resynced=fact.resynced)
+                                   resynced=fact.resynced, caller_name=fact.caller_name)
         case cf.LegRinging():
             return calls.LegEvent(linkedid=fact.call_id, at=at, channel=fact.channel, extension=fact.extension,
                                   number=fact.number, state="ringing")
@@ -89,7 +89,8 @@ def to_crm_input(fact: cf.CallFact, received_at: float) -> CallInput | None:
             return calls.QueueEvent(linkedid=fact.call_id, at=at, queue=fact.queue, hold_s=fact.hold_s)
         case cf.Transferred():
             return calls.TransferEvent(linkedid=fact.call_id, at=at, kind=fact.kind.value,
-                                       from_extension=fact.from_extension, to=fact.to)
+                                       from_extension=fact.from_extension, to=fact.to, target=fact.target,
+                                       result=fact.result.value, seq=fact.seq)
         case cf.CallEnded():
             return calls.CallEnd(
                 linkedid=fact.call_id, at=at, direction=_DIRECTIONS[fact.direction],

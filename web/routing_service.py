@@ -172,7 +172,8 @@ class CrmRouter:
         try:
             await record_route_decision(self._pool, request.linkedid, decision, at=now,
                                         caller_number=request.caller_number, did=request.did,
-                                        dial="&".join(answer.targets))
+                                        dial="&".join(answer.targets), caller_name=request.caller_name,
+                                        restricted=request.restricted)
         except Exception:
             logger.exception("call %s: could not record the route decision %s", request.linkedid, decision.reason)
 

@@ -25,11 +25,14 @@ class PhoneBehaviour:
 
     answer: answer after `answer_ms`; hang up after `hangup_ms` (the operator hangs up), or with
     `hangup_ms` 0 wait for the other side's BYE. busy: 486. ring: ring until CANCEL.
+    `transfer_to`: instead of hanging up after `hangup_ms`, press the transfer key (a blind transfer,
+    SIP REFER) to that extension or number; Asterisk then hangs the phone up.
     """
 
     mode: Literal["answer", "busy", "ring"] = "answer"
     answer_ms: int = 500
     hangup_ms: int = 0
+    transfer_to: str | None = None
 
 
 @dataclass
@@ -40,7 +43,8 @@ class Phone:
     workdir: Path
 
     async def wait_event(self, what: str, count: int = 1, timeout_s: float = 30) -> list[str]:
-        """Wait for the phone's log: "INVITE", "answered", "hung up", "other side hung up", "busy", "cancelled"."""
+        """Wait for the phone's log: "INVITE", "answered", "hung up", "other side hung up", "busy", "cancelled",
+        "transfer sent", "transferred"."""
         return await self.sipp.wait_log(f"perezvon-phone: {what}", timeout_s, count)
 
 
@@ -53,7 +57,9 @@ async def start_phone(asterisk: Asterisk, ext: str, workdir: Path,
     """Register phone `ext` on 127.0.0.1 (a free port) and wait until Asterisk finds it reachable."""
     params = {"on_invite": "busy" if behaviour.mode == "busy" else "ringing",
               "answer_ms": str(FOREVER_MS if behaviour.mode == "ring" else behaviour.answer_ms),
-              "talk_ms": str(behaviour.hangup_ms or FOREVER_MS)}
+              "talk_ms": str(behaviour.hangup_ms or FOREVER_MS),
+              "after_talk": "refer" if behaviour.transfer_to else "hangup", "refer_to": behaviour.transfer_to or "",
+              "refer_quiet_ms": "300"}
     sipp = await start_sipp(f"phone-{ext}", "phone_register.xml", f"{PBX_HOST}:{asterisk.scratch.values.sip_port}",
                             workdir, host=PBX_HOST, keys={"ext": ext, "expires": "3600"}, params=params,
                             ooc_scenario="phone_inbound.xml", auth=(ext, _password(asterisk, ext)))

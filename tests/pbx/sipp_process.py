@@ -16,6 +16,7 @@ and a `<pause>` would make any request arriving meanwhile an "unexpected message
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import signal
@@ -152,6 +153,8 @@ async def start_sipp(name: str, scenario: str, remote: str, workdir: Path, *, ho
     args += ["-i", host, "-p", str(port), "-mi", host, "-mp", str(media_port),
              "-nostdin", "-trace_logs", "-log_file", str(log_file), "-trace_err", "-error_file", str(error_file),
              ]
+    if os.environ.get("PEREZVON_SIPP_TRACE") == "1":  # every SIP message into <name>_<pid>_messages.log
+        args += ["-trace_msg"]
     if calls is not None:
         args += ["-m", str(calls)]
     if service is not None:

@@ -72,6 +72,15 @@ def schemas() -> dict[str, Schema]:
         "hung_up_by_extension": text, "ring_s": seconds, "talk_s": seconds, "click_to_call": {"type": "boolean"},
         "queue": text, "transfer_kind": {"enum": ["blind", "attended", None]}, "transferred_to": text,
         "legs": {"type": "array", "items": ref("CallLeg")},
+        "transfers": {"type": "array", "items": ref("CallTransfer"),
+                      "description": "Every transfer in order; `operator_extension` is who took the last one, "
+                                     "`answered_by` who answered first."},
+        "caller_name": {"type": "string", "maxLength": 80,
+                        "description": "The caller-ID name the network sent (plain text, control characters "
+                                       "removed); empty when none."},
+        "caller_presentation": {"enum": ["", "allowed", "restricted", "anonymous"],
+                                "description": "`restricted`: the caller hid the number; `anonymous`: no number "
+                                               "at all. Neither ever creates a contact."},
         "closed_by": {"enum": ["pbx", "resync", "timeout", None],
                       "description": "Who closed the record: `pbx` (Asterisk reported the end); `resync` (after a "
                                      "reconnect Asterisk no longer had the call) or `timeout` (open too long): the "
@@ -84,6 +93,12 @@ def schemas() -> dict[str, Schema]:
         "route": {"oneOf": [ref("CallRoute"), {"type": "null"}],
                   "description": "Why routing sent the call where it went; null when routing never saw it "
                                  "(outbound, internal, older calls)."},
+    }
+    transfer: dict[str, Schema] = {
+        "seq": {"type": "integer", "minimum": 1}, "at": date_time(), "kind": {"enum": ["blind", "attended"]},
+        "from_extension": text, "target": {"type": "string", "description": "What was dialled."},
+        "taken_by": {"type": "string", "description": "Who took the call; empty when nobody did."},
+        "result": {"enum": ["completed", "busy", "no_answer", "failed", "abandoned"]},
     }
     route: dict[str, Schema] = {
         "reason": {"type": "string", "pattern": "^[a-z_]{1,32}$",
@@ -98,6 +113,7 @@ def schemas() -> dict[str, Schema]:
         "CallLeg": obj(leg, tuple(leg)),
         "Call": obj(call, tuple(call)),
         "CallRoute": obj(route, tuple(route)),
+        "CallTransfer": obj(transfer, tuple(transfer)),
         "CallPage": obj({"items": {"type": "array", "items": ref("Call")}, "has_more": {"type": "boolean"},
                          "limit": {"type": "integer"}, "offset": {"type": "integer"}},
                         ("items", "has_more", "limit", "offset")),

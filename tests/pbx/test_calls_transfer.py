@@ -1,0 +1,139 @@
+"""Transfers through the real Asterisk: from the AMI (BlindTransfer, Atxfer = features.conf's `*2`) and
+from the phone's own transfer key (SIP REFER), attended, "blonde", to a busy target, and twice in a row.
+
+Each call is recorded (`AmiCapture`) and, with PEREZVON_RECORD_CAPTURES=1, kept in
+tests/fixtures/asterisk-22-perezvon for the fast suite's replay. The record must say who answered first
+(`answered_by`), every transfer in order (kind, from, what was dialled, who took it) and who ended up
+with the customer (`operator_extension`). The transfer targets' phones register only after the first
+operator answered, so the router (least loaded of the registered phones) always picks 101 first.
+The simulator cannot play transfers yet: no twin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.pbx.ami_capture import AmiCapture
+from tests.pbx.asterisk_process import Asterisk
+from tests.pbx.conftest import Phones
+from tests.pbx.expected_calls import assert_record_matches
+from tests.pbx.phones import Phone, PhoneBehaviour
+from tests.pbx.provider import InboundCall, ProviderCall, call_in
+from tests.pbx.records import wait_for_calls
+from tests.pbx.service_process import Service
+
+
+def _transfer(kind: str, source: str, target: str, taken_by: str, result: str = "completed") -> dict[str, str]:
+    return {"kind": kind, "from_extension": source, "target": target, "taken_by": taken_by, "result": result}
+
+
+async def _answered_by_101(ami: AmiCapture, phone: Phone) -> str:
+    """Wait until 101 talks with the customer; its channel name."""
+    await phone.wait_event("answered")
+    await ami.wait_event("BridgeEnter", Channel="PJSIP/101-")
+    return ami.channel_of("101")
+
+
+async def _finish(ami: AmiCapture, perezvon: Service, call: ProviderCall, caller: str, name: str,
+                  expected: dict[str, Any], scenario: str) -> None:
+    assert await call.finish() == 0, call.sipp.describe()
+    [record] = await wait_for_calls(perezvon, f"+{caller}")
+    assert_record_matches(record, expected)
+    await ami.save(name, expected, scenario=scenario, linkedids=[record["linkedid"]])
+
+
+async def test_blind_transfer_from_the_ami(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                           workdir: Path) -> None:
+    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
+    async with AmiCapture.open(asterisk) as ami:
+        call = await call_in(asterisk, InboundCall(caller="79161110201", talk_ms=5000), workdir)
+        channel = await _answered_by_101(ami, p101)
+        p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500))
+        await ami.action("BlindTransfer", Channel=channel, Exten="102", Context="from-internal")
+        await p102.wait_event("answered")
+        await _finish(ami, perezvon, call, "79161110201", "transfer_blind_ami", {
+            "outcome": "answered", "answered_by": "101", "operator_extension": "102", "hung_up_by": "customer",
+            "transfers": [_transfer("blind", "101", "102", "102")],
+        }, "101 answers; AMI BlindTransfer to 102; 102 answers; the customer hangs up")
+
+
+async def test_blind_transfer_from_the_phone(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                             workdir: Path) -> None:
+    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500, hangup_ms=1500, transfer_to="102"))
+    async with AmiCapture.open(asterisk) as ami:
+        call = await call_in(asterisk, InboundCall(caller="79161110202", talk_ms=6000), workdir)
+        await p101.wait_event("answered")
+        p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500))
+        await p101.wait_event("transferred")
+        await p102.wait_event("answered")
+        await _finish(ami, perezvon, call, "79161110202", "transfer_blind_phone_refer", {
+            "outcome": "answered", "answered_by": "101", "operator_extension": "102", "hung_up_by": "customer",
+            "transfers": [_transfer("blind", "101", "102", "102")],
+        }, "101 answers and presses the transfer key (SIP REFER to 102); 102 answers; the customer hangs up")
+
+
+@pytest.mark.parametrize("blonde", [False, True], ids=["consulted", "blonde"])
+async def test_attended_transfer(asterisk: Asterisk, perezvon: Service, phones: Phones, workdir: Path,
+                                 blonde: bool) -> None:
+    """Atxfer types features.conf's atxfer code (*2) and the number on 101's channel: the customer hears
+    music, 101 consults 102 through a Local channel, and 101 hanging up completes the transfer: after 102
+    answered, or ("blonde") while 102 still rings."""
+    caller = "79161110204" if blonde else "79161110203"
+    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
+    async with AmiCapture.open(asterisk) as ami:
+        call = await call_in(asterisk, InboundCall(caller=caller, talk_ms=8000), workdir)
+        channel = await _answered_by_101(ami, p101)
+        p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=3000 if blonde else 500))
+        await ami.action("Atxfer", Channel=channel, Exten="102", Context="from-internal")
+        if blonde:
+            await p102.wait_event("INVITE")
+        else:
+            await p102.wait_event("answered")
+            await ami.wait_event("BridgeEnter", Channel="PJSIP/102-")
+        await ami.action("Hangup", Channel=channel)
+        await p102.wait_event("answered")
+        scenario = ("101 answers; AMI Atxfer (features *2) to 102; "
+                    + ("101 hangs up while 102 still rings; 102 answers later" if blonde else
+                       "102 answers the consultation; 101 hangs up") + "; the customer talks to 102 and hangs up")
+        await _finish(ami, perezvon, call, caller, "transfer_blonde" if blonde else "transfer_attended_ami", {
+            "outcome": "answered", "answered_by": "101", "operator_extension": "102", "hung_up_by": "customer",
+            "transfers": [_transfer("attended", "101", "102", "102")],
+        }, scenario)
+
+
+async def test_transfer_to_a_busy_phone(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                        workdir: Path) -> None:
+    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
+    async with AmiCapture.open(asterisk) as ami:
+        call = await call_in(asterisk, InboundCall(caller="79161110205", talk_ms=4000), workdir)
+        channel = await _answered_by_101(ami, p101)
+        p102 = await phones.start("102", PhoneBehaviour(mode="busy"))
+        await ami.action("BlindTransfer", Channel=channel, Exten="102", Context="from-internal")
+        await p102.wait_event("busy")
+        # The dialplan's internal extension sends the customer to 102's voicemail.
+        await _finish(ami, perezvon, call, "79161110205", "transfer_blind_busy_target", {
+            "outcome": "answered", "answered_by": "101", "operator_extension": "101", "hung_up_by": "customer",
+            "transfers": [_transfer("blind", "101", "102", "", "busy")],
+        }, "101 answers; AMI BlindTransfer to 102, which is busy; voicemail takes the customer, who hangs up")
+
+
+async def test_two_transfers_in_a_row(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                      workdir: Path) -> None:
+    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
+    async with AmiCapture.open(asterisk) as ami:
+        call = await call_in(asterisk, InboundCall(caller="79161110206", talk_ms=7000), workdir)
+        channel = await _answered_by_101(ami, p101)
+        p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500, hangup_ms=1500,
+                                                        transfer_to="103"))
+        p103 = await phones.start("103", PhoneBehaviour(mode="answer", answer_ms=500))
+        await ami.action("BlindTransfer", Channel=channel, Exten="102", Context="from-internal")
+        await p102.wait_event("transferred")
+        await p103.wait_event("answered")
+        await _finish(ami, perezvon, call, "79161110206", "transfer_twice", {
+            "outcome": "answered", "answered_by": "101", "operator_extension": "103", "hung_up_by": "customer",
+            "transfers": [_transfer("blind", "101", "102", "102"), _transfer("blind", "102", "103", "103")],
+        }, "101 answers; AMI BlindTransfer to 102; 102 answers and presses the transfer key (REFER to 103); "
+           "103 answers; the customer hangs up")
