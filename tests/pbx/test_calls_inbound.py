@@ -12,6 +12,7 @@ import wave
 from datetime import UTC, datetime
 from pathlib import Path
 
+from crm.calls import clean_raw
 from crm.database import Pool
 from pbx_bridge.simulator.scenarios import CallParams
 from tests.pbx.asterisk_process import Asterisk
@@ -103,6 +104,8 @@ async def test_inbound_anonymous_caller(asterisk: Asterisk, perezvon: Service, p
     assert "anonymous" in record["caller"].lower(), record
     assert record["outcome"] == "answered" and record["answered_by"] == "101", record
     assert record["customer_id"] is None, record
+    # "Anonymous" is the display name the provider sent; no number means no contact.
+    assert record["caller_presentation"] == "anonymous" and record["caller_name"] == "Anonymous", record
     # The simulator has no anonymous caller: an answered call from a number the CRM does not know.
     await assert_simulator_agrees(pool, record, "inbound_answered", CallParams(
         customer="anonymous", ring_s=record["ring_s"], talk_s=record["talk_s"]))
@@ -120,6 +123,12 @@ async def test_inbound_hostile_caller_name(asterisk: Asterisk, perezvon: Service
     assert record["outcome"] == "answered" and record["answered_by"] == "101", record
     shown = repr(record)
     assert "\x07" not in shown and "\x1b" not in shown, record
+    # The name the network sent is kept as data (control characters removed, at most 80 characters);
+    # the panel escapes it where it is shown. Asterisk keeps the SIP quoted-string's escapes (\" and \\),
+    # and so does the record: it is the name exactly as it came on the wire.
+    on_the_wire = hostile.replace("\\", "\\\\").replace('"', '\\"')
+    assert record["caller_name"] == clean_raw(on_the_wire), record
+    assert record["caller_presentation"] == "allowed", record
     await assert_simulator_agrees(pool, record, "inbound_answered", CallParams(
         customer="79161110005", display_name=hostile, ring_s=record["ring_s"], talk_s=record["talk_s"]))
 
