@@ -68,6 +68,15 @@ class NewCallerid(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DialApp(ChannelEvent):
+    """``Newexten`` running ``Dial``: what the dialplan asked to ring. Asterisk sends no DialBegin for a
+    target it cannot make a channel for (an unregistered phone, an unreachable trunk), so this is the
+    only trace such a target leaves besides ``DIALSTATUS=CHANUNAVAIL``."""
+
+    app_data: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DialBegin(AmiEvent):
     #: ``None`` for an originated call's first leg: Asterisk sends only the ``Dest*`` block then.
     caller: ChannelInfo | None
@@ -392,6 +401,13 @@ def _simple_channel(cls: type[Newchannel] | type[Newstate] | type[NewCallerid]) 
     return decode
 
 
+def _newexten(h: Headers) -> AmiEvent:
+    """Only ``Dial`` steps are typed (event_from_frame passes the rest on untouched, unparsed)."""
+    if h.get("Application") != "Dial":
+        return Unhandled(timestamp=_timestamp(h), name="Newexten", headers=tuple(h.items()))
+    return DialApp(timestamp=_timestamp(h), channel=_need_channel(h), app_data=h.get("AppData", ""))
+
+
 def _dial_begin(h: Headers) -> AmiEvent:
     return DialBegin(
         timestamp=_timestamp(h), caller=_channel(h), dest=_need_channel(h, "Dest"),
@@ -568,6 +584,7 @@ DECODERS: Final[Mapping[str, _Decoder]] = MappingProxyType({
     "Newchannel": _simple_channel(Newchannel),
     "Newstate": _simple_channel(Newstate),
     "NewCallerid": _simple_channel(NewCallerid),
+    "Newexten": _newexten,
     "DialBegin": _dial_begin,
     "DialEnd": _dial_end,
     "BridgeEnter": _bridge(BridgeEnter),
@@ -615,8 +632,9 @@ def event_from_headers(headers: Headers, pairs: tuple[tuple[str, str], ...] | No
 def event_from_frame(frame: Frame) -> AmiEvent | None:
     """Typed event for an AMI frame; ``None`` if the frame is an action response, not an event."""
     name = frame.get("Event")
-    if name is not None and name not in DECODERS:
-        # Most of a live stream (Newexten, QueueMemberStatus, AGIExec...): no header view needed.
+    if name is not None and (name not in DECODERS or (name == "Newexten" and frame.get("Application") != "Dial")):
+        # Most of a live stream (QueueMemberStatus, AGIExec, Newexten of every other step...): no header
+        # view needed.
         return Unhandled(timestamp=_float(frame.get("Timestamp")), name=name, headers=frame.headers)
     return event_from_headers(frame.first_values(), frame.headers)
 

@@ -33,6 +33,9 @@ _CAUSE_STATUS: Mapping[int, str] = MappingProxyType({17: "BUSY", 21: "BUSY", 18:
                                     3: "CHANUNAVAIL", 20: "CHANUNAVAIL", 27: "CHANUNAVAIL"})
 
 
+#: How far apart AMI may deliver a Dial step and its callee's DialBegin (different channels' events).
+_DIAL_ORDER_SLACK_S = 1.0
+
 #: CoreShowChannel ``Application`` of a channel that was dialled (a leg), by Dial or by a queue.
 _DIALLED_APPS = frozenset({"AppDial", "AppQueue"})
 
@@ -49,6 +52,7 @@ class CallTracker(TrackerCore):
             _bind(ev.Newchannel, self._on_newchannel),
             _bind(ev.Newstate, self._on_newstate),
             _bind(ev.NewCallerid, self._on_new_callerid),
+            _bind(ev.DialApp, self._on_dial_app),
             _bind(ev.DialBegin, self._on_dial_begin),
             _bind(ev.DialEnd, self._on_dial_end),
             _bind(ev.BridgeEnter, self._on_bridge_enter),
@@ -147,11 +151,55 @@ class CallTracker(TrackerCore):
         if found is not None:
             found[0].caller_num = event.channel.caller_num
 
+    def _on_dial_app(self, event: ev.DialApp, now: float | None) -> None:
+        found = self._lookup("Newexten", event.channel)
+        if found is None:
+            return
+        call = found[1]
+        targets = event.app_data.split(",", 1)[0]
+        call.dial_targets = {t.strip(): now for t in targets.split("&") if "/" in t.strip()}
+
+    @staticmethod
+    def _forget_dial_target(call: CallState, channel_name: str) -> None:
+        """A target got its channel: ``PJSIP/104`` makes ``PJSIP/104-0000000a``, and
+        ``PJSIP/79161110013@trunk`` makes ``PJSIP/trunk-0000000b``."""
+        made = _target_of(channel_name)
+        for target in list(call.dial_targets):
+            tech, _, resource = target.partition("/")
+            if f"{tech}/{resource.rsplit('@', 1)[-1]}" == made:
+                del call.dial_targets[target]
+
+    @staticmethod
+    def _has_leg_for(call: CallState, target: str, asked_at: float | None) -> bool:
+        """A leg for this target began with this Dial. AMI does not order events of different channels:
+        the callee's DialBegin may come a moment before the caller's Newexten that ran the Dial."""
+        for leg in call.legs.values():
+            tech, _, resource = target.partition("/")
+            if _target_of(leg.channel) != f"{tech}/{resource.rsplit('@', 1)[-1]}":
+                continue
+            if asked_at is None or leg.began_at is None or leg.began_at >= asked_at - _DIAL_ORDER_SLACK_S:
+                return True
+        return False
+
+    def _targets_without_channel(self, call: CallState, status: str, now: float | None) -> None:
+        """The Dial is over: each target that never got a channel is a leg the PBX could not ring."""
+        for target, asked_at in call.dial_targets.items():
+            party = self._classifier.classify(target)
+            if not party.real or self._has_leg_for(call, target, asked_at):
+                continue
+            number = None if party.extension else target.split("/", 1)[-1].split("@", 1)[0] or None
+            leg = LegState(uniqueid=f"{call.call_id}/{target}/{len(call.legs)}", channel=target, party=party,
+                           number=number, began_at=asked_at, dial_status=status, ended_at=now)
+            call.legs[leg.uniqueid] = leg
+            self._report_leg_ended(call, leg, now)
+        call.dial_targets = {}
+
     def _on_dial_begin(self, event: ev.DialBegin, now: float | None) -> None:
         call = self._call_of(event.dest, event.caller)
         if call is None:
             self._unknown("DialBegin", event.dest.uniqueid)
             return
+        self._forget_dial_target(call, event.dest.name)
         if event.caller is None and not call.legs:
             # An originated call: Asterisk dials the first channel itself (click-to-call).
             call.click_to_call = True
@@ -255,6 +303,8 @@ class CallTracker(TrackerCore):
         name, value = event.variable.upper(), event.value.strip().upper()
         if name == "DIALSTATUS" and value:
             call.dial_statuses.append((value, now))
+            unreachable = value if value in ("CHANUNAVAIL", "CONGESTION") else "CHANUNAVAIL"
+            self._targets_without_channel(call, unreachable, now)
         elif name == "QUEUESTATUS" and value:
             if value == "TIMEOUT":
                 call.queue_timeout = True
@@ -397,6 +447,12 @@ class CallTracker(TrackerCore):
         self._resync_calls.clear()
         # The list is complete: a call recorded as open but not listed ended while we were not looking.
         self._emit(cf.LiveCallsResynced(at=now, live_call_ids=frozenset(self._calls)))
+
+
+def _target_of(channel_name: str) -> str:
+    """``PJSIP/104-0000000a`` -> ``PJSIP/104``: the dial target a new channel answers for."""
+    tech, _, rest = channel_name.partition("/")
+    return f"{tech}/{rest.rsplit('-', 1)[0]}" if "-" in rest else channel_name
 
 
 def _bind(kind: type[_E], handler: Callable[[_E, float | None], None]) -> tuple[type[ev.AmiEvent], _Handler]:

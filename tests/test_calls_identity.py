@@ -13,6 +13,7 @@ from crm import calls, customers, routing_data
 from crm.calls import CallStart, caller_presentation, unescape_ami
 from crm.customers import CustomerInput
 from crm.database import Pool
+from crm.models import Call
 from crm.routing import LiveState, decide_route
 from pbx_bridge.agi_server import request_from_env
 
@@ -20,7 +21,7 @@ NOON = datetime(2024, 5, 15, 9, 0, tzinfo=UTC)
 
 
 async def _route_and_start(pool: Pool, linkedid: str, number: str, *, name: str = "", restricted: bool = False,
-                           ami_name: str = "") -> calls.Call:
+                           ami_name: str = "") -> Call:
     ctx = await routing_data.load_route_context(pool, number, "74950000001")
     decision = decide_route(ctx, LiveState(), NOON)
     await routing_data.record_route_decision(pool, linkedid, decision, at=NOON, caller_number=number, did="74950000001",

@@ -163,6 +163,49 @@ def test_unregistered_operator_is_unavailable() -> None:
     assert end.ring_s is not None and abs(end.ring_s - 0.3) < 1e-6
 
 
+def test_a_dial_target_that_never_got_a_channel_is_a_leg() -> None:
+    """Ring-all of 101 and 104 (unregistered): 104 gets no channel and no DialBegin; Newexten's Dial names it.
+
+    "Calls that rang me" and the per-manager audit must see that 104 was asked for and could not be rung.
+    """
+    dial = ev.DialApp(timestamp=10.05, channel=TRUNK, app_data="PJSIP/101&PJSIP/104,20,t")
+    op = ev.ChannelInfo(name="PJSIP/101-00000001", uniqueid="10.1", linkedid=TRUNK.linkedid, state="Ring",
+                        caller_num="101", caller_name="", connected_num="", context="from-internal", exten="s")
+    facts = replay([
+        ev.FullyBooted(timestamp=None),
+        ev.Newchannel(timestamp=10.0, channel=TRUNK),
+        dial,
+        ev.Newchannel(timestamp=10.06, channel=op),
+        ev.DialBegin(timestamp=10.06, caller=TRUNK, dest=op, dial_string="101"),
+        ev.DialEnd(timestamp=30.06, caller=TRUNK, dest=op, dial_status="NOANSWER"),
+        ev.Hangup(timestamp=30.07, channel=op, cause=0, cause_txt="Unknown"),
+        ev.VarSet(timestamp=30.08, channel=TRUNK, variable="DIALSTATUS", value="NOANSWER"),
+        ev.SoftHangupRequest(timestamp=30.1, channel=TRUNK, cause=16, tech_cause=None),
+        ev.Hangup(timestamp=30.2, channel=TRUNK, cause=16, cause_txt="Normal Clearing"),
+    ])
+    ended = {f.extension: f.dial_status for f in only(facts, cf.LegEnded)}
+    assert ended == {"101": "NOANSWER", "104": "CHANUNAVAIL"}
+    assert the_end(facts).reason is cf.MissedReason.NO_ANSWER
+
+
+def test_an_unreachable_trunk_is_a_leg_to_the_number() -> None:
+    """An operator's outbound call through a trunk Asterisk finds Unavailable: no channel, CHANUNAVAIL."""
+    op = ev.ChannelInfo(name="PJSIP/101-00000002", uniqueid="20.0", linkedid="20.0", state="Ring",
+                        caller_num="101", caller_name="", connected_num="", context="from-internal",
+                        exten="79161110013")
+    facts = replay([
+        ev.Newchannel(timestamp=20.0, channel=op),
+        ev.DialApp(timestamp=20.01, channel=op, app_data="PJSIP/79161110013@trunk,45,Tb(perezvon-outbound-cid^s^1)"),
+        ev.VarSet(timestamp=20.02, channel=op, variable="DIALSTATUS", value="CHANUNAVAIL"),
+        ev.Hangup(timestamp=20.1, channel=op, cause=3, cause_txt="No route to destination"),
+    ])
+    [leg] = only(facts, cf.LegEnded)
+    assert (leg.number, leg.dial_status) == ("79161110013", "CHANUNAVAIL")
+    end = the_end(facts)
+    assert (end.direction, end.outcome, end.reason) == (cf.Direction.OUTBOUND, cf.Outcome.MISSED,
+                                                        cf.MissedReason.UNAVAILABLE)
+
+
 def test_blind_transfer() -> None:
     up101 = dataclasses.replace(OP101, state="Up")
     sink = ListSink()

@@ -56,7 +56,10 @@ class AmiCapture:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, asterisk: Asterisk, name: str = "capture", timeout_s: float = 10) -> AsyncIterator[AmiCapture]:
+    async def open(cls, asterisk: Asterisk, name: str = "capture", timeout_s: float = 10,
+                   keep_in: Path | None = None) -> AsyncIterator[AmiCapture]:
+        """`keep_in`: the test's directory, where the raw bytes are also written at the end (they stay
+        with the other logs when the test fails)."""
         values = asterisk.scratch.values
         reader, writer = await asyncio.wait_for(asyncio.open_connection(PBX_HOST, values.ami_port), timeout_s)
         banner = await asyncio.wait_for(reader.readline(), timeout_s)
@@ -71,6 +74,8 @@ class AmiCapture:
             yield capture
         finally:
             capture._task.cancel()
+            if keep_in is not None:
+                await asyncio.to_thread((keep_in / f"{name}.ami").write_bytes, bytes(capture.raw))
             writer.close()
             try:
                 await writer.wait_closed()

@@ -48,7 +48,7 @@ async def _finish(ami: AmiCapture, perezvon: Service, call: ProviderCall, caller
 async def test_blind_transfer_from_the_ami(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                            workdir: Path) -> None:
     p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
-    async with AmiCapture.open(asterisk) as ami:
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
         call = await call_in(asterisk, InboundCall(caller="79161110201", talk_ms=5000), workdir)
         channel = await _answered_by_101(ami, p101)
         p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500))
@@ -63,7 +63,7 @@ async def test_blind_transfer_from_the_ami(asterisk: Asterisk, perezvon: Service
 async def test_blind_transfer_from_the_phone(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                              workdir: Path) -> None:
     p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500, hangup_ms=1500, transfer_to="102"))
-    async with AmiCapture.open(asterisk) as ami:
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
         call = await call_in(asterisk, InboundCall(caller="79161110202", talk_ms=6000), workdir)
         await p101.wait_event("answered")
         p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500))
@@ -83,7 +83,7 @@ async def test_attended_transfer(asterisk: Asterisk, perezvon: Service, phones: 
     answered, or ("blonde") while 102 still rings."""
     caller = "79161110204" if blonde else "79161110203"
     p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
-    async with AmiCapture.open(asterisk) as ami:
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
         call = await call_in(asterisk, InboundCall(caller=caller, talk_ms=8000), workdir)
         channel = await _answered_by_101(ami, p101)
         p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=3000 if blonde else 500))
@@ -107,7 +107,7 @@ async def test_attended_transfer(asterisk: Asterisk, perezvon: Service, phones: 
 async def test_transfer_to_a_busy_phone(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                         workdir: Path) -> None:
     p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
-    async with AmiCapture.open(asterisk) as ami:
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
         call = await call_in(asterisk, InboundCall(caller="79161110205", talk_ms=4000), workdir)
         channel = await _answered_by_101(ami, p101)
         p102 = await phones.start("102", PhoneBehaviour(mode="busy"))
@@ -123,7 +123,7 @@ async def test_transfer_to_a_busy_phone(asterisk: Asterisk, perezvon: Service, p
 async def test_two_transfers_in_a_row(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                       workdir: Path) -> None:
     p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
-    async with AmiCapture.open(asterisk) as ami:
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
         call = await call_in(asterisk, InboundCall(caller="79161110206", talk_ms=7000), workdir)
         channel = await _answered_by_101(ami, p101)
         p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500, hangup_ms=1500,
@@ -137,3 +137,21 @@ async def test_two_transfers_in_a_row(asterisk: Asterisk, perezvon: Service, pho
             "transfers": [_transfer("blind", "101", "102", "102"), _transfer("blind", "102", "103", "103")],
         }, "101 answers; AMI BlindTransfer to 102; 102 answers and presses the transfer key (REFER to 103); "
            "103 answers; the customer hangs up")
+
+
+async def test_transfer_to_an_unregistered_phone(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                                 workdir: Path) -> None:
+    """104 is switched off: the transfer's Dial(PJSIP/104) gets no channel at all (no DialBegin, only
+    DIALSTATUS=CHANUNAVAIL), yet the record shows 104 was tried and could not be rung."""
+    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
+        call = await call_in(asterisk, InboundCall(caller="79161110207", talk_ms=4000), workdir)
+        channel = await _answered_by_101(ami, p101)
+        await ami.action("BlindTransfer", Channel=channel, Exten="104", Context="from-internal")
+        await ami.wait_event("VarSet", Variable="DIALSTATUS", Value="CHANUNAVAIL")
+        await _finish(ami, perezvon, call, "79161110207", "transfer_blind_unregistered_target", {
+            "outcome": "answered", "answered_by": "101", "operator_extension": "101", "hung_up_by": "customer",
+            "transfers": [_transfer("blind", "101", "104", "", "failed")],
+            "legs": [["101", "answered"], ["104", "unavailable"]],
+        }, "101 answers; AMI BlindTransfer to 104, which is not registered (CHANUNAVAIL, no channel); "
+           "voicemail takes the customer, who hangs up")
