@@ -13,7 +13,8 @@ from tests.pbx.sipp_process import _PLACEHOLDER, SCENARIOS, render_scenario
 
 FILES = sorted(SCENARIOS.glob("*.xml"))
 SAMPLE = {"on_invite": "ringing", "answer_ms": "500", "talk_ms": "2000", "on_ring_timeout": "answer",
-          "on_ringing": "progress", "cancel_ms": "3000"}
+          "on_ringing": "progress", "cancel_ms": "3000", "after_talk": "refer", "refer_to": "102",
+          "refer_quiet_ms": "300"}
 
 
 def test_there_are_scenarios() -> None:
@@ -33,5 +34,5 @@ def test_scenario_is_well_formed(path: Path, tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     for name in re.findall(r'(?:next|ontimeout)="@([a-z_]+)@"', text):
         targets |= {"on_invite": {"ringing", "busy"}, "on_ring_timeout": {"answer", "unavailable"},
-                    "on_ringing": {"progress", "ring_timer"}}[name]
+                    "on_ringing": {"progress", "ring_timer"}, "after_talk": {"hangup", "refer"}}[name]
     assert targets <= labels, targets - labels
