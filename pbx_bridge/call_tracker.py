@@ -156,30 +156,17 @@ class CallTracker(TrackerCore):
         if found is None:
             return
         call = found[1]
-        targets = event.app_data.split(",", 1)[0]
-        call.dial_targets = {t.strip(): now for t in targets.split("&") if "/" in t.strip()}
-
-    @staticmethod
-    def _forget_dial_target(call: CallState, channel_name: str) -> None:
-        """A target got its channel: ``PJSIP/104`` makes ``PJSIP/104-0000000a``, and
-        ``PJSIP/79161110013@trunk`` makes ``PJSIP/trunk-0000000b``."""
-        made = _target_of(channel_name)
-        for target in list(call.dial_targets):
-            tech, _, resource = target.partition("/")
-            if f"{tech}/{resource.rsplit('@', 1)[-1]}" == made:
-                del call.dial_targets[target]
+        targets = (t.strip() for t in event.app_data.split(",", 1)[0].split("&"))
+        call.dial_targets = {t: now for t in targets if "/" in t}
 
     @staticmethod
     def _has_leg_for(call: CallState, target: str, asked_at: float | None) -> bool:
         """A leg for this target began with this Dial. AMI does not order events of different channels:
         the callee's DialBegin may come a moment before the caller's Newexten that ran the Dial."""
-        for leg in call.legs.values():
-            tech, _, resource = target.partition("/")
-            if _target_of(leg.channel) != f"{tech}/{resource.rsplit('@', 1)[-1]}":
-                continue
-            if asked_at is None or leg.began_at is None or leg.began_at >= asked_at - _DIAL_ORDER_SLACK_S:
-                return True
-        return False
+        prefix = _target_prefix(target)
+        return any(_channel_prefix(leg.channel) == prefix and (
+            asked_at is None or leg.began_at is None or leg.began_at >= asked_at - _DIAL_ORDER_SLACK_S)
+            for leg in call.legs.values())
 
     def _targets_without_channel(self, call: CallState, status: str, now: float | None) -> None:
         """The Dial is over: each target that never got a channel is a leg the PBX could not ring."""
@@ -187,7 +174,7 @@ class CallTracker(TrackerCore):
             party = self._classifier.classify(target)
             if not party.real or self._has_leg_for(call, target, asked_at):
                 continue
-            number = None if party.extension else target.split("/", 1)[-1].split("@", 1)[0] or None
+            number = None if party.extension else _dialled_number(target)
             leg = LegState(uniqueid=f"{call.call_id}/{target}/{len(call.legs)}", channel=target, party=party,
                            number=number, began_at=asked_at, dial_status=status, ended_at=now)
             call.legs[leg.uniqueid] = leg
@@ -199,7 +186,6 @@ class CallTracker(TrackerCore):
         if call is None:
             self._unknown("DialBegin", event.dest.uniqueid)
             return
-        self._forget_dial_target(call, event.dest.name)
         if event.caller is None and not call.legs:
             # An originated call: Asterisk dials the first channel itself (click-to-call).
             call.click_to_call = True
@@ -449,10 +435,22 @@ class CallTracker(TrackerCore):
         self._emit(cf.LiveCallsResynced(at=now, live_call_ids=frozenset(self._calls)))
 
 
-def _target_of(channel_name: str) -> str:
-    """``PJSIP/104-0000000a`` -> ``PJSIP/104``: the dial target a new channel answers for."""
+def _channel_prefix(channel_name: str) -> str:
+    """``PJSIP/104-0000000a`` -> ``PJSIP/104``: the device a channel belongs to (the endpoint may hold "-")."""
     tech, _, rest = channel_name.partition("/")
     return f"{tech}/{rest.rsplit('-', 1)[0]}" if "-" in rest else channel_name
+
+
+def _target_prefix(target: str) -> str:
+    """The device a dial target makes channels of: ``PJSIP/104`` -> ``PJSIP/104``,
+    ``PJSIP/79161110013@trunk`` -> ``PJSIP/trunk`` (its channels are ``PJSIP/trunk-0000000b``)."""
+    tech, _, resource = target.partition("/")
+    return f"{tech}/{resource.rsplit('@', 1)[-1]}"
+
+
+def _dialled_number(dial_string: str) -> str | None:
+    """The number in a dial string: ``PJSIP/79161110013@trunk,45,Tb(...)`` -> ``79161110013``."""
+    return dial_string.split("/", 1)[-1].split("@", 1)[0].split(",", 1)[0] or None
 
 
 def _bind(kind: type[_E], handler: Callable[[_E, float | None], None]) -> tuple[type[ev.AmiEvent], _Handler]:
@@ -468,5 +466,4 @@ def _external_number(event: ev.DialBegin) -> str | None:
     """The number an external leg dials: ``DestExten``, else the dial string (``79161110013@trunk``)."""
     if event.dest.exten and event.dest.exten != "s":
         return event.dest.exten
-    target = event.dial_string.split("/", 1)[-1].split("@", 1)[0].split(",", 1)[0]
-    return target or None
+    return _dialled_number(event.dial_string)
