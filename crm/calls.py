@@ -54,7 +54,7 @@ class CallStart:
     dialled: str | None
     click_to_call: bool = False
     resynced: bool = False
-    #: The caller-ID name on the caller's channel as the PBX first reported it (inbound), AMI-escaped.
+    #: The caller-ID name on the caller's channel as the PBX first reported it (inbound).
     caller_name: str = ""
 
 
@@ -130,6 +130,10 @@ def clean_raw(value: str | None, max_len: int = MAX_RAW) -> str:
 _NO_NUMBER = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld"})
 
 
+#: Presentations whose number never becomes a new contact.
+HIDDEN = frozenset({"restricted", "anonymous"})
+
+
 def caller_presentation(raw_number: str | None, *, restricted: bool = False) -> str:
     """'anonymous' (no usable number), 'restricted' (the caller hid it; the network may still pass it), else
     'allowed'. Neither of the first two ever makes a new contact: there is no number to call back, or the
@@ -139,16 +143,11 @@ def caller_presentation(raw_number: str | None, *, restricted: bool = False) -> 
     return "restricted" if restricted else "allowed"
 
 
-def unescape_ami(value: str) -> str:
-    r"""AMI C-escapes caller names (``O'Brien``); the stored name is what the network sent."""
-    out, escaped = [], False
-    for char in value:
-        if escaped or char != "\\":
-            out.append(char)
-            escaped = False
-        else:
-            escaped = True
-    return "".join(out)
+def caller_name_of(name: str | None, number: str | None) -> str:
+    """The caller-ID name worth keeping: cleaned, and '' when it only repeats the number (many networks
+    send the number as the name)."""
+    cleaned = clean_raw(name)
+    return "" if cleaned == clean_raw(number) else cleaned
 
 
 def _seconds(value: float | None) -> float | None:
@@ -164,10 +163,10 @@ def customer_number_of(direction: str, caller: str | None, dialled: str | None, 
     return None
 
 
-async def _customer_for_number(conn: Connection, e164: str) -> int | None:
-    """The id of the customer owning `e164`, creating the "new contact" when nobody does."""
+async def _customer_for_number(conn: Connection, e164: str, *, create: bool = True) -> int | None:
+    """The id of the customer owning `e164`, creating the "new contact" when nobody does (and `create`)."""
     owner: int | None = await conn.fetchval("SELECT customer_id FROM customer_phones WHERE e164 = $1", e164)
-    if owner is not None:
+    if owner is not None or not create:
         return owner
     new_id: int = await conn.fetchval("INSERT INTO customers (name) VALUES ($1) RETURNING id",
                                       NEW_CONTACT_NAME.format(phone=format_phone(e164)))
@@ -193,14 +192,10 @@ async def _link_customer(conn: Connection, call_id: int, raw_number: str | None,
         "RETURNING customer_id, caller_presentation", call_id, e164)
     if row is None or row["customer_id"] is not None:
         return
-    if row["caller_presentation"] in ("restricted", "anonymous"):
-        # A hidden number links to a customer the shop already has, but never becomes a new contact.
-        owner = await conn.fetchval("SELECT customer_id FROM customer_phones WHERE e164 = $1", e164)
-        if owner is not None:
-            await conn.execute("UPDATE calls SET customer_id = $2 WHERE id = $1 AND customer_id IS NULL",
-                               call_id, owner)
+    # A hidden number links to a customer the shop already has, but never becomes a new contact.
+    customer_id = await _customer_for_number(conn, e164, create=row["caller_presentation"] not in HIDDEN)
+    if customer_id is None:
         return
-    customer_id = await _customer_for_number(conn, e164)
     await conn.execute("UPDATE calls SET customer_id = $2 WHERE id = $1 AND customer_id IS NULL", call_id, customer_id)
 
 
@@ -229,9 +224,7 @@ async def record_call_started(pool: Pool, data: CallStart, *, default_region: st
     inbound = data.direction == "inbound"
     operator = "" if inbound else caller
     async with pool.acquire() as conn, conn.transaction():
-        name = clean_raw(unescape_ami(data.caller_name)) if inbound else ""
-        if name == caller:
-            name = ""  # many networks send the number as the name: that is no name
+        name = caller_name_of(data.caller_name, caller) if inbound else ""
         presentation = caller_presentation(caller) if inbound else ""
         call_id: int = await conn.fetchval(
             RECORD_START, clean_raw(data.linkedid), data.direction, caller, "" if inbound else dialled,

@@ -22,7 +22,7 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from crm.calls import caller_presentation, clean_raw
+from crm.calls import caller_name_of, caller_presentation, clean_raw
 from crm.database import Pool
 from crm.errors import InvalidInput, NotFound
 from crm.models import DayHours, Holiday, RouteRecord, RoutingGroup, RoutingNumber, RoutingRule, RoutingSchedule
@@ -277,7 +277,7 @@ async def record_route_decision(pool: Pool, linkedid: str, decision: RouteDecisi
         RECORD_DECISION, key, clean_raw(caller_number), digits_only(did)[:20], at, decision.customer_id,
         decision.customer_e164, decision.order_id, decision.reason, clean_raw(targets, 500),
         clean_raw(decision.fallback, 200), strip_control_chars(decision.explanation, multiline=True)[:4000], first,
-        "" if clean_raw(caller_name) == clean_raw(caller_number) else clean_raw(caller_name),
+        caller_name_of(caller_name, caller_number),
         caller_presentation(caller_number, restricted=restricted) if caller_number or restricted else "")
 
 

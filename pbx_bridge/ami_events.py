@@ -350,6 +350,21 @@ def _hms(text: str | None) -> int | None:
     return seconds
 
 
+def unescape(value: str) -> str:
+    r"""AMI C-escapes quotes and backslashes in caller names (``O\'Brien``): the value itself. Called once
+    per call by the tracker (for the name it keeps), not on every event's channel block."""
+    if "\\" not in value:
+        return value
+    out, escaped = [], False
+    for char in value:
+        if escaped or char != "\\":
+            out.append(char)
+            escaped = False
+        else:
+            escaped = True
+    return "".join(out)
+
+
 def _caller_id(value: str | None) -> str:
     """Asterisk writes an empty caller ID as ``<unknown>``; the rest of the bridge sees ``""``."""
     return "" if value is None or value == "<unknown>" else value

@@ -63,7 +63,7 @@ class CallStarted(Fact):
     click_to_call: bool = False
     #: True when the call was first seen through a CoreShowChannels resync (started before we looked).
     resynced: bool = False
-    #: The caller-ID name on the first channel as Asterisk reported it (AMI escapes quotes); "" if none.
+    #: The caller-ID name on the first channel as Asterisk holds it (AMI's escapes undone); "" if none.
     caller_name: str = ""
 
 

@@ -105,7 +105,7 @@ class TrackerCore:
         call = CallState(
             call_id=call_id, first_uniqueid=info.uniqueid, first_party=party,
             first_caller_num=info.caller_num, first_exten=info.exten, started_at=started_at,
-            first_caller_name=info.caller_name,
+            first_caller_name=ev.unescape(info.caller_name),
         )
         self._calls[call_id] = call
         return call

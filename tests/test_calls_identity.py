@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from crm import calls, customers, routing_data
-from crm.calls import CallStart, caller_presentation, unescape_ami
+from crm.calls import CallStart, caller_presentation
 from crm.customers import CustomerInput
 from crm.database import Pool
 from crm.models import Call
 from crm.routing import LiveState, decide_route
 from pbx_bridge.agi_server import request_from_env
+from pbx_bridge.ami_events import ChannelInfo, Newchannel, unescape
+from pbx_bridge.call_facts import CallStarted
+from pbx_bridge.call_tracker import CallTracker
 
 NOON = datetime(2024, 5, 15, 9, 0, tzinfo=UTC)
 
@@ -50,9 +53,9 @@ def test_presentation_words() -> None:
 
 
 def test_ami_unescape() -> None:
-    assert unescape_ami(r"O\'Brien") == "O'Brien"
-    assert unescape_ami(r"a\\b") == "a\\b"
-    assert unescape_ami("Иванов") == "Иванов"
+    assert unescape(r"O\'Brien") == "O'Brien"
+    assert unescape(r"a\\b") == "a\\b"
+    assert unescape("Иванов") == "Иванов"
 
 
 async def test_restricted_number_never_becomes_a_new_contact(pool: Pool) -> None:
@@ -77,6 +80,14 @@ async def test_names_that_say_nothing_are_not_kept(pool: Pool) -> None:
 async def test_the_ami_name_fills_in_when_the_router_did_not_see_the_call(pool: Pool) -> None:
     await calls.record_call_started(pool, CallStart(linkedid="1.4", at=NOON, direction="inbound",
                                                     caller="79161110004", dialled="74950000001",
-                                                    caller_name="O\\'Brien \x1b[31m"))
+                                                    caller_name="O'Brien \x1b[31m"))
     call = await calls.get_call(pool, "1.4")
     assert call is not None and call.caller_name == "O'Brien [31m" and call.caller_presentation == "allowed"
+
+
+def test_the_tracker_keeps_the_name_without_amis_escapes() -> None:
+    trunk = ChannelInfo(name="PJSIP/trunk-00000001", uniqueid="30.0", linkedid="30.0", state="Ring",
+                        caller_num="79161110005", caller_name="O\\'Brien", connected_num="", context="from-trunk",
+                        exten="74950000001")
+    [started] = CallTracker().feed_all([Newchannel(timestamp=30.0, channel=trunk)])
+    assert isinstance(started, CallStarted) and started.caller_name == "O'Brien"
