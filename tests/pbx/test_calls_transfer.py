@@ -11,6 +11,9 @@ The simulator cannot play transfers yet: no twin.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +33,27 @@ def _transfer(kind: str, source: str, target: str, taken_by: str, result: str = 
     return {"kind": kind, "from_extension": source, "target": target, "taken_by": taken_by, "result": result}
 
 
-async def _answered_by_101(ami: AmiCapture, phone: Phone) -> str:
-    """Wait until 101 talks with the customer; its channel name."""
-    await phone.wait_event("answered")
-    await ami.wait_event("BridgeEnter", Channel="PJSIP/101-")
-    return ami.channel_of("101")
+@dataclass
+class Talking:
+    """A customer's call that 101 answered, recorded from before it began."""
+
+    ami: AmiCapture
+    call: ProviderCall
+    phone: Phone
+    #: 101's channel (what the AMI transfer actions name).
+    channel: str
+
+
+@asynccontextmanager
+async def customer_talking_to_101(asterisk: Asterisk, phones: Phones, workdir: Path, caller: str, talk_ms: int,
+                                  behaviour: PhoneBehaviour | None = None) -> AsyncIterator[Talking]:
+    """Only 101 registered, so the router sends the call there; yields once 101 talks with the customer."""
+    p101 = await phones.start("101", behaviour or PhoneBehaviour(mode="answer", answer_ms=500))
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
+        call = await call_in(asterisk, InboundCall(caller=caller, talk_ms=talk_ms), workdir)
+        await p101.wait_event("answered")
+        await ami.wait_event("BridgeEnter", Channel="PJSIP/101-")
+        yield Talking(ami, call, p101, ami.channel_of("101"))
 
 
 async def _finish(ami: AmiCapture, perezvon: Service, call: ProviderCall, caller: str, name: str,
@@ -47,10 +66,8 @@ async def _finish(ami: AmiCapture, perezvon: Service, call: ProviderCall, caller
 
 async def test_blind_transfer_from_the_ami(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                            workdir: Path) -> None:
-    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
-    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
-        call = await call_in(asterisk, InboundCall(caller="79161110201", talk_ms=5000), workdir)
-        channel = await _answered_by_101(ami, p101)
+    async with customer_talking_to_101(asterisk, phones, workdir, "79161110201", 5000) as talking:
+        ami, call, channel = talking.ami, talking.call, talking.channel
         p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500))
         await ami.action("BlindTransfer", Channel=channel, Exten="102", Context="from-internal")
         await p102.wait_event("answered")
@@ -62,10 +79,9 @@ async def test_blind_transfer_from_the_ami(asterisk: Asterisk, perezvon: Service
 
 async def test_blind_transfer_from_the_phone(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                              workdir: Path) -> None:
-    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500, hangup_ms=1500, transfer_to="102"))
-    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
-        call = await call_in(asterisk, InboundCall(caller="79161110202", talk_ms=6000), workdir)
-        await p101.wait_event("answered")
+    refer = PhoneBehaviour(mode="answer", answer_ms=500, hangup_ms=1500, transfer_to="102")
+    async with customer_talking_to_101(asterisk, phones, workdir, "79161110202", 6000, refer) as talking:
+        ami, call, p101 = talking.ami, talking.call, talking.phone
         p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500))
         await p101.wait_event("transferred")
         await p102.wait_event("answered")
@@ -82,10 +98,8 @@ async def test_attended_transfer(asterisk: Asterisk, perezvon: Service, phones: 
     music, 101 consults 102 through a Local channel, and 101 hanging up completes the transfer: after 102
     answered, or ("blonde") while 102 still rings."""
     caller = "79161110204" if blonde else "79161110203"
-    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
-    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
-        call = await call_in(asterisk, InboundCall(caller=caller, talk_ms=8000), workdir)
-        channel = await _answered_by_101(ami, p101)
+    async with customer_talking_to_101(asterisk, phones, workdir, caller, 8000) as talking:
+        ami, call, channel = talking.ami, talking.call, talking.channel
         p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=3000 if blonde else 500))
         await ami.action("Atxfer", Channel=channel, Exten="102", Context="from-internal")
         if blonde:
@@ -106,10 +120,8 @@ async def test_attended_transfer(asterisk: Asterisk, perezvon: Service, phones: 
 
 async def test_transfer_to_a_busy_phone(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                         workdir: Path) -> None:
-    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
-    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
-        call = await call_in(asterisk, InboundCall(caller="79161110205", talk_ms=4000), workdir)
-        channel = await _answered_by_101(ami, p101)
+    async with customer_talking_to_101(asterisk, phones, workdir, "79161110205", 4000) as talking:
+        ami, call, channel = talking.ami, talking.call, talking.channel
         p102 = await phones.start("102", PhoneBehaviour(mode="busy"))
         await ami.action("BlindTransfer", Channel=channel, Exten="102", Context="from-internal")
         await p102.wait_event("busy")
@@ -122,10 +134,8 @@ async def test_transfer_to_a_busy_phone(asterisk: Asterisk, perezvon: Service, p
 
 async def test_two_transfers_in_a_row(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                       workdir: Path) -> None:
-    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
-    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
-        call = await call_in(asterisk, InboundCall(caller="79161110206", talk_ms=7000), workdir)
-        channel = await _answered_by_101(ami, p101)
+    async with customer_talking_to_101(asterisk, phones, workdir, "79161110206", 7000) as talking:
+        ami, call, channel = talking.ami, talking.call, talking.channel
         p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500, hangup_ms=1500,
                                                         transfer_to="103"))
         p103 = await phones.start("103", PhoneBehaviour(mode="answer", answer_ms=500))
@@ -143,10 +153,8 @@ async def test_transfer_to_an_unregistered_phone(asterisk: Asterisk, perezvon: S
                                                  workdir: Path) -> None:
     """104 is switched off: the transfer's Dial(PJSIP/104) gets no channel at all (no DialBegin, only
     DIALSTATUS=CHANUNAVAIL), yet the record shows 104 was tried and could not be rung."""
-    p101 = await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
-    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
-        call = await call_in(asterisk, InboundCall(caller="79161110207", talk_ms=4000), workdir)
-        channel = await _answered_by_101(ami, p101)
+    async with customer_talking_to_101(asterisk, phones, workdir, "79161110207", 4000) as talking:
+        ami, call, channel = talking.ami, talking.call, talking.channel
         await ami.action("BlindTransfer", Channel=channel, Exten="104", Context="from-internal")
         await ami.wait_event("VarSet", Variable="DIALSTATUS", Value="CHANUNAVAIL")
         await _finish(ami, perezvon, call, "79161110207", "transfer_blind_unregistered_target", {
