@@ -256,6 +256,14 @@ class AttendedTransfer(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Pickup(ChannelEvent):
+    """``channel`` (an operator who dialled ``*8`` / ``**101``: a call of its own, its own Linkedid) took
+    ``target``, a channel ringing in another call. Asterisk moves the picker into that call."""
+
+    target: ChannelInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceStateChange(AmiEvent):
     device: str
     state: str
@@ -375,7 +383,8 @@ _CHANNEL_FIELDS = ("Channel", "Uniqueid", "Linkedid", "ChannelStateDesc", "Calle
 #: The channel block's header names under each prefix the decoders use, spelt once instead of per event.
 _CHANNEL_KEYS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
     prefix: tuple(prefix + field for field in _CHANNEL_FIELDS)
-    for prefix in ("", "Dest", "Transferer", "Transferee", "OrigTransferer", "SecondTransferer", "TransferTarget")
+    for prefix in ("", "Dest", "Transferer", "Transferee", "OrigTransferer", "SecondTransferer", "TransferTarget",
+                   "Target")
 })
 
 
@@ -566,6 +575,10 @@ def _attended_transfer(h: Headers) -> AmiEvent:
     )
 
 
+def _pickup(h: Headers) -> AmiEvent:
+    return Pickup(timestamp=_timestamp(h), channel=_need_channel(h), target=_need_channel(h, "Target"))
+
+
 def _device_state(h: Headers) -> AmiEvent:
     return DeviceStateChange(timestamp=_timestamp(h), device=h.get("Device", ""), state=h.get("State", ""))
 
@@ -621,6 +634,7 @@ DECODERS: Final[Mapping[str, _Decoder]] = MappingProxyType({
     "OriginateResponse": _originate_response,
     "BlindTransfer": _blind_transfer,
     "AttendedTransfer": _attended_transfer,
+    "Pickup": _pickup,
     "DeviceStateChange": _device_state,
     "ContactStatus": _contact_status,
     "DeviceStateListComplete": _device_state_list_complete,

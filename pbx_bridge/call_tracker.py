@@ -20,6 +20,7 @@ from typing import TypeVar, cast
 
 from pbx_bridge import ami_events as ev
 from pbx_bridge import call_facts as cf
+from pbx_bridge import dial_targets
 from pbx_bridge.tracker_core import TrackerCore, TrackerStats
 from pbx_bridge.tracker_state import CallState, LegState, TrackerSettings
 
@@ -32,9 +33,6 @@ _Handler = Callable[[ev.AmiEvent, "float | None"], None]
 _CAUSE_STATUS: Mapping[int, str] = MappingProxyType({17: "BUSY", 21: "BUSY", 18: "NOANSWER", 19: "NOANSWER",
                                     3: "CHANUNAVAIL", 20: "CHANUNAVAIL", 27: "CHANUNAVAIL"})
 
-
-#: How far apart AMI may deliver a Dial step and its callee's DialBegin (different channels' events).
-_DIAL_ORDER_SLACK_S = 1.0
 
 #: CoreShowChannel ``Application`` of a channel that was dialled (a leg), by Dial or by a queue.
 _DIALLED_APPS = frozenset({"AppDial", "AppQueue"})
@@ -68,6 +66,7 @@ class CallTracker(TrackerCore):
             _bind(ev.AgentRingNoAnswer, self._on_agent_ring_no_answer),
             _bind(ev.BlindTransfer, self._on_blind_transfer),
             _bind(ev.AttendedTransfer, self._on_attended_transfer),
+            _bind(ev.Pickup, self._on_pickup),
             _bind(ev.CoreShowChannel, self._on_core_show_channel),
             _bind(ev.CoreShowChannelsComplete, self._on_core_show_complete),
         ])
@@ -156,30 +155,7 @@ class CallTracker(TrackerCore):
         if found is None:
             return
         call = found[1]
-        targets = (t.strip() for t in event.app_data.split(",", 1)[0].split("&"))
-        call.dial_targets = {t: now for t in targets if "/" in t}
-
-    @staticmethod
-    def _has_leg_for(call: CallState, target: str, asked_at: float | None) -> bool:
-        """A leg for this target began with this Dial. AMI does not order events of different channels:
-        the callee's DialBegin may come a moment before the caller's Newexten that ran the Dial."""
-        prefix = _target_prefix(target)
-        return any(_channel_prefix(leg.channel) == prefix and (
-            asked_at is None or leg.began_at is None or leg.began_at >= asked_at - _DIAL_ORDER_SLACK_S)
-            for leg in call.legs.values())
-
-    def _targets_without_channel(self, call: CallState, status: str, now: float | None) -> None:
-        """The Dial is over: each target that never got a channel is a leg the PBX could not ring."""
-        for target, asked_at in call.dial_targets.items():
-            party = self._classifier.classify(target)
-            if not party.real or self._has_leg_for(call, target, asked_at):
-                continue
-            number = None if party.extension else _dialled_number(target)
-            leg = LegState(uniqueid=f"{call.call_id}/{target}/{len(call.legs)}", channel=target, party=party,
-                           number=number, began_at=asked_at, dial_status=status, ended_at=now)
-            call.legs[leg.uniqueid] = leg
-            self._report_leg_ended(call, leg, now)
-        call.dial_targets = {}
+        call.dial_targets = dict.fromkeys(dial_targets.parse(event.app_data), now)
 
     def _on_dial_begin(self, event: ev.DialBegin, now: float | None) -> None:
         call = self._call_of(event.dest, event.caller)
@@ -203,7 +179,9 @@ class CallTracker(TrackerCore):
             self._report_ringing(call, leg, now)
 
     def _on_dial_end(self, event: ev.DialEnd, now: float | None) -> None:
-        call = self._call_of(event.dest, event.caller)
+        # The caller's call first: after a pickup the Dial ends ANSWER on the picker's channel, which is
+        # still filed under the picker's own call (the Pickup event that moves it comes next).
+        call = self._call_of(event.caller, event.dest)
         if call is None:
             self._unknown("DialEnd", event.dest.uniqueid)
             return
@@ -375,18 +353,24 @@ class CallTracker(TrackerCore):
         # Otherwise a "blonde" transfer, completed while the target still rang: it is taken (or not)
         # when that leg answers (or ends).
 
-    def _consulted_leg(self, call: CallState, event: ev.AttendedTransfer, source_ext: str | None) -> LegState | None:
-        """The leg the transferer consulted: the TransferTarget channel's, else (the target is usually a Local
-        channel) the latest leg of another person still up: answered first, then ringing."""
-        if event.transfer_target is not None:
-            leg = call.legs.get(event.transfer_target.uniqueid)
-            if leg is not None:
-                return leg
-        others = [leg for leg in call.legs.values() if leg.ended_at is None and not leg.originate_leg
-                  and (leg.party.extension or leg.number) not in (None, source_ext)]
-        answered = [leg for leg in others if leg.answered]
-        candidates = answered or others
-        return candidates[-1] if candidates else None
+    def _on_pickup(self, event: ev.Pickup, now: float | None) -> None:
+        """A colleague took a ringing call: their channel joins that call as the leg that answered it.
+
+        The picker's own call (its dial of ``*8``) is only plumbing: it disappears without a record; the
+        picked-up phone's leg ends "answered elsewhere" when Asterisk hangs it up just after.
+        """
+        target = self._channels.get(event.target.uniqueid)
+        picker = self._channels.get(event.channel.uniqueid)
+        call = self._calls.get(target.call_id) if target is not None else None
+        if picker is None or call is None:
+            self._unknown("Pickup", event.channel.uniqueid)
+            return
+        self._move_channel(picker, call)
+        if picker.party.real and picker.uniqueid not in call.legs:
+            leg = LegState(uniqueid=picker.uniqueid, channel=picker.name, party=picker.party, number=None,
+                           began_at=now)
+            call.legs[leg.uniqueid] = leg
+            self._leg_answered(call, leg, now)
 
     def _on_core_show_channel(self, event: ev.CoreShowChannel, now: float | None) -> None:
         info = event.channel
@@ -435,24 +419,6 @@ class CallTracker(TrackerCore):
         self._emit(cf.LiveCallsResynced(at=now, live_call_ids=frozenset(self._calls)))
 
 
-def _channel_prefix(channel_name: str) -> str:
-    """``PJSIP/104-0000000a`` -> ``PJSIP/104``: the device a channel belongs to (the endpoint may hold "-")."""
-    tech, _, rest = channel_name.partition("/")
-    return f"{tech}/{rest.rsplit('-', 1)[0]}" if "-" in rest else channel_name
-
-
-def _target_prefix(target: str) -> str:
-    """The device a dial target makes channels of: ``PJSIP/104`` -> ``PJSIP/104``,
-    ``PJSIP/79161110013@trunk`` -> ``PJSIP/trunk`` (its channels are ``PJSIP/trunk-0000000b``)."""
-    tech, _, resource = target.partition("/")
-    return f"{tech}/{resource.rsplit('@', 1)[-1]}"
-
-
-def _dialled_number(dial_string: str) -> str | None:
-    """The number in a dial string: ``PJSIP/79161110013@trunk,45,Tb(...)`` -> ``79161110013``."""
-    return dial_string.split("/", 1)[-1].split("@", 1)[0].split(",", 1)[0] or None
-
-
 def _bind(kind: type[_E], handler: Callable[[_E, float | None], None]) -> tuple[type[ev.AmiEvent], _Handler]:
     """One row of the dispatch table; the table is keyed by exact class, so the cast is safe."""
 
@@ -466,4 +432,4 @@ def _external_number(event: ev.DialBegin) -> str | None:
     """The number an external leg dials: ``DestExten``, else the dial string (``79161110013@trunk``)."""
     if event.dest.exten and event.dest.exten != "s":
         return event.dest.exten
-    return _dialled_number(event.dial_string)
+    return dial_targets.dialled_number(event.dial_string)

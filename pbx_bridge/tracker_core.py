@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pbx_bridge import ami_events as ev
 from pbx_bridge import call_facts as cf
+from pbx_bridge import dial_targets
 from pbx_bridge.call_outcome import call_ended, call_started, resolve_direction
 from pbx_bridge.log_safe import printable
 from pbx_bridge.tracker_state import (
@@ -168,7 +169,48 @@ class TrackerCore:
             for transfer in self._transfers_awaiting(call, leg):
                 transfer.refusal = _TRANSFER_REFUSALS.get(status, cf.TransferResult.FAILED)
 
+    def _targets_without_channel(self, call: CallState, status: str, now: float | None) -> None:
+        """The Dial is over: each target that never got a channel is a leg the PBX could not ring."""
+        for target, asked_at in call.dial_targets.items():
+            party = self._classifier.classify(target)
+            if not party.real or dial_targets.has_leg_for(call, target, asked_at):
+                continue
+            number = None if party.extension else dial_targets.dialled_number(target)
+            leg = LegState(uniqueid=f"{call.call_id}/{target}/{len(call.legs)}", channel=target, party=party,
+                           number=number, began_at=asked_at, dial_status=status, ended_at=now)
+            call.legs[leg.uniqueid] = leg
+            self._report_leg_ended(call, leg, now)
+        call.dial_targets = {}
+
+    def _move_channel(self, channel: ChannelState, call: CallState) -> None:
+        """The channel now belongs to `call` (a pickup); a call of its own left empty was only plumbing
+        (the picker's dial of ``*8``) and goes without a record."""
+        own = self._calls.get(channel.call_id)
+        if own is not None and own is not call:
+            own.channels.discard(channel.uniqueid)
+            if not own.channels:
+                if own.started_reported:
+                    logger.warning("call %s: picked up another call after it was reported", printable(own.call_id))
+                del self._calls[own.call_id]
+                self._resync_calls.discard(own.call_id)
+        channel.call_id = call.call_id
+        call.channels.add(channel.uniqueid)
+
     # --- transfers: made by an event, settled by the leg that answers after it ---------------------
+
+    @staticmethod
+    def _consulted_leg(call: CallState, event: ev.AttendedTransfer, source_ext: str | None) -> LegState | None:
+        """The leg the transferer consulted: the TransferTarget channel's, else (the target is usually a Local
+        channel) the latest leg of another person still up: answered first, then ringing."""
+        if event.transfer_target is not None:
+            leg = call.legs.get(event.transfer_target.uniqueid)
+            if leg is not None:
+                return leg
+        others = [leg for leg in call.legs.values() if leg.ended_at is None and not leg.originate_leg
+                  and (leg.party.extension or leg.number) not in (None, source_ext)]
+        answered = [leg for leg in others if leg.answered]
+        candidates = answered or others
+        return candidates[-1] if candidates else None
 
     def _add_transfer(self, call: CallState, kind: cf.TransferKind, from_extension: str | None,
                       target: str | None, at: float | None) -> TransferState:

@@ -35,6 +35,8 @@ from tests.asterisk_conf_parser import (
 )
 
 CAPTURES = Path(__file__).resolve().parent / "fixtures" / "asterisk-22"
+#: Our own recordings from the PBX tier's Asterisk (tests/pbx/ami_capture.py): Pickup, BlindTransfer, ...
+OUR_CAPTURES = CAPTURES.with_name("asterisk-22-perezvon")
 CONF_FILES = sorted(path.name for path in CONF.glob("*.conf"))
 
 #: Router variables the dialplan reads after the AGI (CALLERID(name) is a function the phone shows).
@@ -50,7 +52,7 @@ FALLBACK_KINDS = {"queue", "voicemail", "dial", "playback", "hangup"}
 #: AMI event classes for the events the bridge decodes that the Asterisk 22 captures lack (docs.asterisk.org).
 #: None: an action's answer (a list), sent to the asking session whatever its read classes.
 EVENT_CLASSES_NOT_CAPTURED: dict[str, str | None] = {
-    "AgentRingNoAnswer": "agent", "BlindTransfer": "call", "AttendedTransfer": "call",
+    "AgentRingNoAnswer": "agent",
     "ContactStatus": "system", "CoreShowChannel": None, "CoreShowChannelsComplete": None,
     "ContactList": None, "DeviceStateListComplete": None,
 }
@@ -224,7 +226,7 @@ def test_fallback_subroutine_handles_every_documented_kind() -> None:
 
 def _captured_event_classes() -> dict[str, str]:
     classes: dict[str, str] = {}
-    for path in CAPTURES.glob("*.ami"):
+    for path in [*CAPTURES.glob("*.ami"), *OUR_CAPTURES.glob("*.ami")]:
         text = path.read_bytes().decode("utf-8", errors="replace")
         for event, privilege in re.findall(r"Event: (\w+)\r?\nPrivilege: (\w+)", text):
             classes[event] = privilege
