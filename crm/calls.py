@@ -97,8 +97,11 @@ class QueueEvent:
     linkedid: str
     at: datetime
     queue: str
-    #: How long the caller waited in the queue, when the queue said (abandon).
+    #: How long the caller waited in the queue, when the queue said (connected to a member, abandon, timeout).
     hold_s: float | None = None
+    #: The caller's place on joining, and on leaving the waiting list.
+    joined_position: int | None = None
+    left_position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,11 @@ def caller_name_of(name: str | None, number: str | None) -> str:
 
 def _seconds(value: float | None) -> float | None:
     return None if value is None else max(0.0, float(value))
+
+
+def _position(value: int | None) -> int | None:
+    """A queue position as the table takes it (1 = next); Asterisk never sends 0 or less, nobody else may."""
+    return value if value is not None and 0 < value < 100_000 else None
 
 
 def customer_number_of(direction: str, caller: str | None, dialled: str | None, click_to_call: bool) -> str | None:
@@ -342,12 +350,14 @@ async def record_call_ended(pool: Pool, data: CallEnd, *, default_region: str = 
 
 
 async def record_queue(pool: Pool, data: QueueEvent) -> None:
-    """The caller joined (or left) a queue: remember which, and how long they waited."""
+    """The caller joined, was connected from, or left a queue: which, their place, how long they waited."""
     async with pool.acquire() as conn, conn.transaction():
         call_id, _ = await _ensure_call(conn, clean_raw(data.linkedid), data.at)
         await conn.execute(
-            "UPDATE calls SET queue = $2, queue_hold_s = coalesce($3, queue_hold_s) WHERE id = $1",
-            call_id, clean_raw(data.queue), _seconds(data.hold_s))
+            "UPDATE calls SET queue = $2, queue_hold_s = coalesce($3, queue_hold_s), "
+            "queue_position = coalesce($4, queue_position), queue_left_position = coalesce($5, queue_left_position) "
+            "WHERE id = $1", call_id, clean_raw(data.queue), _seconds(data.hold_s), _position(data.joined_position),
+            _position(data.left_position))
 
 
 TRANSFER_RESULTS = frozenset({"completed", "busy", "no_answer", "failed", "abandoned"})
@@ -444,7 +454,9 @@ def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...], transfers: tuple[CallT
         started_at=row["started_at"], answered_at=row["answered_at"], ended_at=row["ended_at"],
         outcome=row["outcome"], reason=row["reason"], answered_by=row["answered_by"], hung_up_by=row["hung_up_by"],
         hung_up_by_extension=row["hung_up_by_extension"], ring_s=row["ring_s"], talk_s=row["talk_s"],
-        click_to_call=row["click_to_call"], queue=row["queue"], transfer_kind=row["transfer_kind"],
+        click_to_call=row["click_to_call"], queue=row["queue"], queue_hold_s=row["queue_hold_s"],
+        queue_position=row["queue_position"], queue_left_position=row["queue_left_position"],
+        transfer_kind=row["transfer_kind"],
         transferred_to=row["transferred_to"], legs=legs, route=_route(row), closed_by=row["closed_by"],
         recovered=row["recovered"], transfers=transfers, caller_name=row["caller_name"],
         caller_presentation=row["caller_presentation"])

@@ -253,6 +253,11 @@ class Call:
     recovered: bool = False
     #: Every transfer in order (`transfer_kind` / `transferred_to` repeat the last one).
     transfers: tuple[CallTransfer, ...] = ()
+    #: The queue's view: the caller's place on joining and on leaving the waiting list, and how long they
+    #: waited (until a member answered, or until they left); None when the call never queued.
+    queue_position: int | None = None
+    queue_left_position: int | None = None
+    queue_hold_s: float | None = None
     #: The caller-ID name the network sent (data, never markup) and the presentation:
     #: allowed / restricted / anonymous ('' when not known).
     caller_name: str = ""

@@ -101,6 +101,17 @@ class LegEnded(LegFact):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueJoined(Fact):
     queue: str
+    #: The caller's place in the queue on joining (1 = next); ``count`` callers waiting with them.
+    position: int | None
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueLeft(Fact):
+    """The caller left the waiting list: a member answered, they gave up, or the queue timed out."""
+
+    queue: str
+    #: Their place at that moment.
     position: int | None
 
 
@@ -214,7 +225,7 @@ class LiveCallsResynced(Fact):
 
 
 CallFact = (
-    CallStarted | LegRinging | LegAnswered | LegEnded | QueueJoined | QueueAbandoned | AgentCalled
+    CallStarted | LegRinging | LegAnswered | LegEnded | QueueJoined | QueueLeft | QueueAbandoned | AgentCalled
     | AgentConnected | AgentRingNoAnswer | Transferred | CallEnded | CallLost | LiveCallsResynced
 )
 

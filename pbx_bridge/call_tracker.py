@@ -60,6 +60,7 @@ class CallTracker(TrackerCore):
             _bind(ev.Hangup, self._on_hangup),
             _bind(ev.VarSet, self._on_var_set),
             _bind(ev.QueueCallerJoin, self._on_queue_join),
+            _bind(ev.QueueCallerLeave, self._on_queue_leave),
             _bind(ev.QueueCallerAbandon, self._on_queue_abandon),
             _bind(ev.AgentCalled, self._on_agent_called),
             _bind(ev.AgentConnect, self._on_agent_connect),
@@ -282,7 +283,13 @@ class CallTracker(TrackerCore):
         call = found[1]
         call.queue = event.queue
         self._try_start(call, force=True)
-        self._emit(cf.QueueJoined(call_id=call.call_id, at=now, queue=event.queue, position=event.position))
+        self._emit(cf.QueueJoined(call_id=call.call_id, at=now, queue=event.queue, position=event.position,
+                                  count=event.count))
+
+    def _on_queue_leave(self, event: ev.QueueCallerLeave, now: float | None) -> None:
+        found = self._lookup("QueueCallerLeave", event.channel)
+        if found is not None:
+            self._emit(cf.QueueLeft(call_id=found[1].call_id, at=now, queue=event.queue, position=event.position))
 
     def _on_queue_abandon(self, event: ev.QueueCallerAbandon, now: float | None) -> None:
         found = self._lookup("QueueCallerAbandon", event.channel)

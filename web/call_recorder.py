@@ -84,7 +84,11 @@ def to_crm_input(fact: cf.CallFact, received_at: float) -> CallInput | None:
                                   dial_status=fact.dial_status,
                                   result=leg_result(fact.dial_status, fact.answered_elsewhere))
         case cf.QueueJoined():
-            return calls.QueueEvent(linkedid=fact.call_id, at=at, queue=fact.queue)
+            return calls.QueueEvent(linkedid=fact.call_id, at=at, queue=fact.queue, joined_position=fact.position)
+        case cf.QueueLeft():
+            return calls.QueueEvent(linkedid=fact.call_id, at=at, queue=fact.queue, left_position=fact.position)
+        case cf.AgentConnected():
+            return calls.QueueEvent(linkedid=fact.call_id, at=at, queue=fact.queue, hold_s=fact.hold_s)
         case cf.QueueAbandoned():
             return calls.QueueEvent(linkedid=fact.call_id, at=at, queue=fact.queue, hold_s=fact.hold_s)
         case cf.Transferred():
@@ -104,7 +108,8 @@ def to_crm_input(fact: cf.CallFact, received_at: float) -> CallInput | None:
         case cf.CallLost():
             return lost_calls.LostCall(linkedid=fact.call_id, at=at)
         case _:
-            # AgentCalled / AgentConnected / AgentRingNoAnswer: the queue members' legs already record them.
+            # AgentCalled / AgentRingNoAnswer: the queue members' legs already record them (one leg per
+            # member and round, with its ring time and result).
             return None
 
 

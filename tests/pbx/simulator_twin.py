@@ -23,9 +23,9 @@ from web.api.json_io import to_json
 
 #: Compared as they are.
 EXACT = ("direction", "outcome", "reason", "answered_by", "hung_up_by", "hung_up_by_extension", "click_to_call",
-         "queue", "closed_by", "transfer_kind", "operator_extension")
+         "queue", "closed_by", "transfer_kind", "operator_extension", "queue_position", "queue_left_position")
 #: Compared within this many seconds (the simulator's figures are the scenario's, Asterisk's are measured).
-DURATIONS = ("ring_s", "talk_s")
+DURATIONS = ("ring_s", "talk_s", "queue_hold_s")
 TOLERANCE_S = 1.0
 
 

@@ -86,6 +86,10 @@ async def test_queue_answered(asterisk: Asterisk, perezvon: Service, phones: Pho
     assert record["route"]["reason"] == "queue" and record["queue"] == "sales", record
     assert [(leg["extension"], leg["result"]) for leg in record["legs"]] == [("102", "answered")], record
     assert abs(record["ring_s"] - 1.5) <= 1.0 and abs(record["talk_s"] - 2.0) <= 1.0, record
+    # The queue's own figures: first in line on joining and on leaving, waited until 102 answered
+    # (AgentConnect's HoldTime, whole seconds).
+    assert (record["queue_position"], record["queue_left_position"]) == (1, 1), record
+    assert abs(record["queue_hold_s"] - 1.5) <= 1.0, record
 
     rows = await wait_for_cdr(asterisk.scratch.cdr_csv, record["linkedid"])
     [row] = rows
@@ -115,6 +119,8 @@ async def test_queue_abandoned(asterisk: Asterisk, perezvon: Service, phones: Ph
     assert record["route"]["reason"] == "queue" and record["queue"] == "sales", record
     assert [(leg["extension"], leg["result"]) for leg in record["legs"]] == [("103", "cancelled")], record
     assert abs(record["ring_s"] - 3.0) <= 1.0, record
+    assert (record["queue_position"], record["queue_left_position"]) == (1, 1), record
+    assert abs(record["queue_hold_s"] - 3.0) <= 1.0, record  # QueueCallerAbandon's HoldTime
 
     rows = await wait_for_cdr(asterisk.scratch.cdr_csv, record["linkedid"])
     [row] = rows

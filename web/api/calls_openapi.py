@@ -75,6 +75,12 @@ def schemas() -> dict[str, Schema]:
         "transfers": {"type": "array", "items": ref("CallTransfer"),
                       "description": "Every transfer in order; `operator_extension` is who took the last one, "
                                      "`answered_by` who answered first."},
+        "queue_position": nullable("integer", minimum=1,
+                                   description="The caller's place on joining the queue (1 = next)."),
+        "queue_left_position": nullable("integer", minimum=1, description="Their place when they left the waiting "
+                                                                          "list (answered, gave up, timed out)."),
+        "queue_hold_s": {**seconds, "description": "How long they waited in the queue: until a member answered, "
+                                                   "else until they left."},
         "caller_name": {"type": "string", "maxLength": 80,
                         "description": "The caller-ID name the network sent (plain text, control characters "
                                        "removed); empty when none."},
