@@ -93,6 +93,15 @@ class CallEnd:
 
 
 @dataclass(frozen=True)
+class TalkTime:
+    """Asterisk's own talk time for an answered call whose answer the bridge did not see (`at`: its end)."""
+
+    linkedid: str
+    at: datetime
+    talk_s: float
+
+
+@dataclass(frozen=True)
 class QueueEvent:
     linkedid: str
     at: datetime
@@ -217,8 +226,11 @@ ON CONFLICT (linkedid) DO UPDATE SET
                                ELSE calls.caller_presentation END,
     direction = EXCLUDED.direction, caller = EXCLUDED.caller, did = EXCLUDED.did,
     callee = CASE WHEN calls.callee = '' THEN EXCLUDED.callee ELSE calls.callee END,
-    started_at = EXCLUDED.started_at, click_to_call = calls.click_to_call OR EXCLUDED.click_to_call,
-    resynced = EXCLUDED.resynced,
+    -- A call first seen by a resync (its start estimated from Asterisk's whole-second Duration) keeps the
+    -- start recorded before, when there is one.
+    started_at = CASE WHEN EXCLUDED.resynced THEN least(calls.started_at, EXCLUDED.started_at)
+                      ELSE EXCLUDED.started_at END,
+    click_to_call = calls.click_to_call OR EXCLUDED.click_to_call, resynced = EXCLUDED.resynced,
     operator_extension = CASE WHEN calls.operator_extension = '' THEN EXCLUDED.operator_extension
                               ELSE calls.operator_extension END,
     manager_id = coalesce(calls.manager_id, EXCLUDED.manager_id)
@@ -304,7 +316,10 @@ ON CONFLICT (linkedid) DO UPDATE SET
                       ELSE calls.started_at END,
     caller = CASE WHEN calls.caller = '' THEN EXCLUDED.caller ELSE calls.caller END,
     callee = CASE WHEN calls.callee = '' THEN EXCLUDED.callee ELSE calls.callee END,
-    ended_at = EXCLUDED.ended_at, answered_at = EXCLUDED.answered_at,
+    ended_at = EXCLUDED.ended_at,
+    -- An answer before the bridge looked has no talk time yet: keep the answer the legs recorded.
+    answered_at = CASE WHEN EXCLUDED.outcome = 'answered' THEN coalesce(EXCLUDED.answered_at, calls.answered_at)
+                       ELSE EXCLUDED.answered_at END,
     outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, answered_by = EXCLUDED.answered_by,
     operator_extension = CASE WHEN EXCLUDED.operator_extension = '' THEN calls.operator_extension
                               ELSE EXCLUDED.operator_extension END,
@@ -329,8 +344,8 @@ async def record_call_ended(pool: Pool, data: CallEnd, *, default_region: str = 
     """The call is over: its outcome, who answered and hung up, durations; customer and order linked."""
     ring_s, talk_s = _seconds(data.ring_s), _seconds(data.talk_s)
     answered_at = None
-    if data.outcome == "answered":
-        answered_at = data.at - timedelta(seconds=talk_s or 0.0)
+    if data.outcome == "answered" and talk_s is not None:
+        answered_at = data.at - timedelta(seconds=talk_s)
     started_guess = data.at - timedelta(seconds=(ring_s or 0.0) + (talk_s or 0.0))
     operator, customer = clean_raw(data.operator), clean_raw(data.customer_number)
     answered_by = clean_raw(data.answered_by)
@@ -347,6 +362,18 @@ async def record_call_ended(pool: Pool, data: CallEnd, *, default_region: str = 
         if data.direction in ("inbound", "outbound"):
             await _link_customer(conn, call_id, data.customer_number, default_region)
         await conn.execute(LINK_OPEN_ORDER, call_id)
+
+
+RECORD_TALK_TIME = """
+UPDATE calls SET talk_s = $2, answered_at = ended_at - make_interval(secs => $2),
+                 ring_s = greatest(0, extract(epoch FROM ended_at - make_interval(secs => $2) - started_at))
+WHERE linkedid = $1 AND outcome = 'answered' AND talk_s IS NULL AND ended_at IS NOT NULL
+"""
+
+
+async def record_talk_time(pool: Pool, data: TalkTime) -> None:
+    """Fill in the talk time (and so the answer time and the wait) of an answered call that lacked it."""
+    await pool.execute(RECORD_TALK_TIME, clean_raw(data.linkedid), _seconds(data.talk_s))
 
 
 async def record_queue(pool: Pool, data: QueueEvent) -> None:

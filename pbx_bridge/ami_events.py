@@ -68,8 +68,9 @@ class NewCallerid(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DialApp(ChannelEvent):
-    """``Newexten`` running ``Dial``: what the dialplan asked to ring. Asterisk sends no DialBegin for a
+class Newexten(ChannelEvent):
+    """A dialplan step running ``Dial`` (only those are typed; every other Newexten stays :class:`Unhandled`):
+    what the dialplan asked to ring. Asterisk sends no DialBegin for a
     target it cannot make a channel for (an unregistered phone, an unreachable trunk), so this is the
     only trace such a target leaves besides ``DIALSTATUS=CHANUNAVAIL``."""
 
@@ -429,7 +430,7 @@ def _newexten(h: Headers) -> AmiEvent:
     """Only ``Dial`` steps are typed (event_from_frame passes the rest on untouched, unparsed)."""
     if h.get("Application") != "Dial":
         return Unhandled(timestamp=_timestamp(h), name="Newexten", headers=tuple(h.items()))
-    return DialApp(timestamp=_timestamp(h), channel=_need_channel(h), app_data=h.get("AppData", ""))
+    return Newexten(timestamp=_timestamp(h), channel=_need_channel(h), app_data=h.get("AppData", ""))
 
 
 def _dial_begin(h: Headers) -> AmiEvent:

@@ -198,6 +198,14 @@ class CallEnded(Fact):
     click_to_call: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PbxTalkTime(Fact):
+    """The talk time Asterisk measured for a call answered before the bridge looked (a resync): its Cdr came
+    after the call's end was reported. ``at`` is when the call ended."""
+
+    talk_s: float
+
+
 class LostReason(StrEnum):
     # Calls Asterisk no longer has after a login are not reported one by one: LiveCallsResynced lists
     # the live ones, and the record's side closes the rest.
@@ -226,7 +234,7 @@ class LiveCallsResynced(Fact):
 
 CallFact = (
     CallStarted | LegRinging | LegAnswered | LegEnded | QueueJoined | QueueLeft | QueueAbandoned | AgentCalled
-    | AgentConnected | AgentRingNoAnswer | Transferred | CallEnded | CallLost | LiveCallsResynced
+    | AgentConnected | AgentRingNoAnswer | Transferred | CallEnded | PbxTalkTime | CallLost | LiveCallsResynced
 )
 
 

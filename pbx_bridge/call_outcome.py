@@ -162,11 +162,15 @@ def call_ended(call: CallState, direction: Direction) -> CallEnded:
     operator = next((t.taken_by_extension for t in reversed(call.transfers) if t.taken_by_extension), operator)
     who, who_ext = _hung_up_by(call)
     if answered is not None:
+        answered_at = call.answered_at
+        if answered_at is None and call.pbx_talk_s is not None and call.ended_at is not None:
+            # Answered before the bridge looked (a resync): Asterisk's own talk time says when.
+            answered_at = call.ended_at - call.pbx_talk_s
         return CallEnded(
             call_id=call.call_id, at=call.ended_at, direction=direction, outcome=Outcome.ANSWERED, reason=None,
             answered_by=_party_label(answered), operator=operator, customer_number=customer,
-            hung_up_by=who, hung_up_by_extension=who_ext, ring_s=_span(ring_from, call.answered_at),
-            talk_s=_span(call.answered_at, call.ended_at), click_to_call=call.click_to_call,
+            hung_up_by=who, hung_up_by_extension=who_ext, ring_s=_span(ring_from, answered_at),
+            talk_s=_span(answered_at, call.ended_at), click_to_call=call.click_to_call,
         )
     return CallEnded(
         call_id=call.call_id, at=call.ended_at, direction=direction, outcome=Outcome.MISSED,

@@ -50,7 +50,7 @@ class CallTracker(TrackerCore):
             _bind(ev.Newchannel, self._on_newchannel),
             _bind(ev.Newstate, self._on_newstate),
             _bind(ev.NewCallerid, self._on_new_callerid),
-            _bind(ev.DialApp, self._on_dial_app),
+            _bind(ev.Newexten, self._on_dial_app),
             _bind(ev.DialBegin, self._on_dial_begin),
             _bind(ev.DialEnd, self._on_dial_end),
             _bind(ev.BridgeEnter, self._on_bridge_enter),
@@ -70,6 +70,7 @@ class CallTracker(TrackerCore):
             _bind(ev.Pickup, self._on_pickup),
             _bind(ev.CoreShowChannel, self._on_core_show_channel),
             _bind(ev.CoreShowChannelsComplete, self._on_core_show_complete),
+            _bind(ev.Cdr, self._on_cdr),
         ])
 
     # --- public API ----------------------------------------------------------------------------
@@ -151,7 +152,7 @@ class CallTracker(TrackerCore):
         if found is not None:
             found[0].caller_num = event.channel.caller_num
 
-    def _on_dial_app(self, event: ev.DialApp, now: float | None) -> None:
+    def _on_dial_app(self, event: ev.Newexten, now: float | None) -> None:
         found = self._lookup("Newexten", event.channel)
         if found is None:
             return

@@ -9,6 +9,7 @@ end); the handlers module knows which AMI event moves which piece of state.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from pbx_bridge import ami_events as ev
@@ -29,6 +30,8 @@ from pbx_bridge.tracker_state import (
 logger = logging.getLogger(__name__)
 
 _CAUSE_ANSWERED_ELSEWHERE = 26
+#: Ended calls kept waiting for their Cdr (a Cdr comes within moments of the end, or not at all).
+_AWAITING_CDR_MAX = 1000
 #: A transfer target's dial status to what the transfer came to, when nobody took it.
 _TRANSFER_REFUSALS = {"BUSY": cf.TransferResult.BUSY, "NOANSWER": cf.TransferResult.NO_ANSWER}
 
@@ -58,6 +61,9 @@ class TrackerCore:
         self._now: float | None = None
         self._out: list[cf.CallFact] = []
         self._stale_call_s = (settings or TrackerSettings()).stale_call_s
+        #: Ended calls answered before we looked, by their first channel's uniqueid (a Cdr's UniqueID):
+        #: their talk time comes with the Cdr, which may follow the last Hangup. Oldest first, bounded.
+        self._awaiting_cdr: OrderedDict[str, tuple[str, float | None]] = OrderedDict()
         #: Event time of the last look for stale calls (one look per simulated/real minute is plenty).
         self._stale_checked_at: float | None = None
         self.stats = TrackerStats()
@@ -182,6 +188,24 @@ class TrackerCore:
             self._report_leg_ended(call, leg, now)
         call.dial_targets = {}
 
+    def _on_cdr(self, event: ev.Cdr, now: float | None) -> None:
+        """An ANSWERED Cdr: Asterisk's talk time, for a call whose answer the bridge did not see."""
+        if event.disposition != "ANSWERED" or event.billable_s is None:
+            return
+        # The Cdr names party A's channel, usually the call's first (its uniqueid is the Linkedid). It may
+        # come after that channel's Hangup while the call's other channels are still up.
+        call = self._calls.get(event.unique_id)
+        if call is None and (channel := self._channels.get(event.unique_id)) is not None:
+            call = self._calls.get(channel.call_id)
+        if call is not None:
+            if call.answered_at is None and call.first_uniqueid == event.unique_id:
+                call.pbx_talk_s = max(call.pbx_talk_s or 0.0, float(event.billable_s))
+            return
+        ended = self._awaiting_cdr.pop(event.unique_id, None)
+        if ended is not None:
+            call_id, ended_at = ended
+            self._emit(cf.PbxTalkTime(call_id=call_id, at=ended_at, talk_s=float(event.billable_s)))
+
     def _move_channel(self, channel: ChannelState, call: CallState) -> None:
         """The channel now belongs to `call` (a pickup); a call of its own left empty was only plumbing
         (the picker's dial of ``*8``) and goes without a record."""
@@ -287,5 +311,9 @@ class TrackerCore:
                     fact.reason or "", printable(fact.answered_by), printable(fact.hung_up_by))
         self._emit(fact)
         self.stats.calls_ended += 1
+        if fact.outcome is cf.Outcome.ANSWERED and fact.talk_s is None:
+            self._awaiting_cdr[call.first_uniqueid] = (call.call_id, now)
+            while len(self._awaiting_cdr) > _AWAITING_CDR_MAX:
+                self._awaiting_cdr.popitem(last=False)
         del self._calls[call.call_id]
         self._resync_calls.discard(call.call_id)

@@ -162,6 +162,8 @@ class CallState:
     pending_abandon: tuple[str, int | None, float | None, float | None] | None = None
     queue_abandoned: bool = False
     ended_at: float | None = None
+    #: Asterisk's own talk time (an ANSWERED Cdr's BillableSeconds), for a call answered before we looked.
+    pbx_talk_s: float | None = None
     #: Targets of the Dial running now (``PJSIP/104``) that got no channel yet, with when it was asked.
     dial_targets: dict[str, float | None] = field(default_factory=dict)
     #: Every transfer in order; the last one taken says who ended up with the customer.

@@ -43,7 +43,7 @@ def test_measure_one_capture_counts_events_and_facts() -> None:
     assert result["tracker_handled_events"] == 2 * sum(
         1 for r in workload.records if r["Event"] in {"Newchannel", "Newstate", "NewCallerid", "DialBegin", "DialEnd",
                                                       "BridgeEnter", "BridgeLeave", "Hangup", "HangupRequest",
-                                                      "SoftHangupRequest", "VarSet", "FullyBooted"})
+                                                      "SoftHangupRequest", "VarSet", "FullyBooted", "Newexten", "Cdr"})
     for key in ("events_per_s", "dict_events_per_s", "filtered_dict_events_per_s"):
         assert isinstance(result[key], int) and result[key] > 0, key
     assert "peer_events_per_s" not in result

@@ -288,3 +288,37 @@ async def test_transfer_is_recorded(pool: Pool) -> None:
     await sc.record(pool, [*facts[:3], transfer, *facts[3:]])
     call = await the_call(pool, facts[0].call_id)
     assert (call.transfer_kind, call.transferred_to) == ("attended", "102")
+
+
+async def test_a_call_answered_before_we_looked_gets_asterisks_talk_time(pool: Pool) -> None:
+    """A resynced call ends with no talk time; the Cdr's figure then fills it in, and the answer time and
+    the wait follow from it. A figure never overwrites a talk time the bridge measured itself."""
+    start = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+    end = datetime(2026, 12, 1, 10, 0, 20, tzinfo=UTC)
+    await calls.record_call_started(pool, CallStart(linkedid="r.1", at=start, direction="inbound",
+                                                    caller="79161110031", dialled="74950000001", resynced=True))
+    await calls.record_call_ended(pool, calls.CallEnd(
+        linkedid="r.1", at=end, direction="inbound", outcome="answered", reason="", answered_by="101",
+        operator="101", customer_number="79161110031", hung_up_by="customer", hung_up_by_extension=None,
+        ring_s=None, talk_s=None))
+    before = await calls.get_call(pool, "r.1")
+    assert before is not None and before.talk_s is None and before.answered_at is None
+    await calls.record_talk_time(pool, calls.TalkTime(linkedid="r.1", at=end, talk_s=12.0))
+    after = await calls.get_call(pool, "r.1")
+    assert after is not None and after.talk_s == 12.0 and after.ring_s == 8.0
+    assert after.answered_at == datetime(2026, 12, 1, 10, 0, 8, tzinfo=UTC) and after.started_at == start
+    await calls.record_talk_time(pool, calls.TalkTime(linkedid="r.1", at=end, talk_s=99.0))
+    again = await calls.get_call(pool, "r.1")
+    assert again is not None and again.talk_s == 12.0
+
+
+async def test_a_resync_keeps_the_start_recorded_before(pool: Pool) -> None:
+    first = datetime(2026, 12, 1, 10, 0, 0, 250000, tzinfo=UTC)
+    await calls.record_call_started(pool, CallStart(linkedid="r.2", at=first, direction="inbound",
+                                                    caller="79161110032", dialled="74950000001"))
+    # After a restart the resync estimates the start from Asterisk's whole-second Duration: a bit later.
+    await calls.record_call_started(pool, CallStart(
+        linkedid="r.2", at=datetime(2026, 12, 1, 10, 0, 1, tzinfo=UTC), direction="inbound", caller="79161110032",
+        dialled="74950000001", resynced=True))
+    call = await calls.get_call(pool, "r.2")
+    assert call is not None and call.started_at == first

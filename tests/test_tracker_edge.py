@@ -62,10 +62,9 @@ def test_fully_booted_drops_state_and_tracking_resumes() -> None:
     assert the_end(facts).reason is cf.MissedReason.BUSY
 
 
-def test_core_show_channels_resync_mid_call_answered() -> None:
-    events = capture_events("inbound_answered")
-    cut = _index(events, ev.BridgeEnter, "PJSIP/trunk-00000000") + 1
-    resync = _resync_bytes([
+def _answered_call_listed() -> list[ev.AmiEvent]:
+    """What CoreShowChannels answers in the middle of the inbound_answered capture's call (101 talking)."""
+    return _resync_bytes([
         "Event: CoreShowChannel\nActionID: r1\nChannel: PJSIP/trunk-00000000\nChannelStateDesc: Up\n"
         "CallerIDNum: 79161110001\nExten: 74951234501\nUniqueid: 1795345255.0\nLinkedid: 1795345255.0\n"
         "Application: Dial\nApplicationData: PJSIP/101,20,t\nDuration: 00:00:03\nBridgeId: b1\n",
@@ -74,6 +73,12 @@ def test_core_show_channels_resync_mid_call_answered() -> None:
         "Application: AppDial\nApplicationData: (Outgoing Line)\nDuration: 00:00:03\nBridgeId: b1\n",
         "Event: CoreShowChannelsComplete\nActionID: r1\nEventList: Complete\nListItems: 2\n",
     ])
+
+
+def test_core_show_channels_resync_mid_call_answered() -> None:
+    events = capture_events("inbound_answered")
+    cut = _index(events, ev.BridgeEnter, "PJSIP/trunk-00000000") + 1
+    resync = _answered_call_listed()
     assert [type(e) for e in resync] == [ev.CoreShowChannel, ev.CoreShowChannel, ev.CoreShowChannelsComplete]
     tracker = CallTracker()
     facts = tracker.feed_all([ev.FullyBooted(timestamp=None), *resync, *events[cut:]])
@@ -83,8 +88,32 @@ def test_core_show_channels_resync_mid_call_answered() -> None:
     assert [f.extension for f in only(facts, cf.LegAnswered)] == ["101"]
     end = the_end(facts)
     assert (end.outcome, end.answered_by, end.hung_up_by) == (cf.Outcome.ANSWERED, "101", cf.HungUpBy.CUSTOMER)
-    assert end.talk_s is None  # the answer happened before we looked
+    # The answer happened before we looked: the talk time is Asterisk's own (the Cdr's BillableSeconds).
+    assert end.talk_s == 3.0
     assert tracker.live_call_ids == [] and tracker.stats.resynced_channels == 2
+
+
+def test_resync_talk_time_from_a_cdr_that_comes_after_the_end() -> None:
+    """Asterisk may send the Cdr after the last Hangup: the call ends without a talk time, and the Cdr
+    then brings Asterisk's own figure for it (BillableSeconds 3 in this capture)."""
+    events = capture_events("inbound_answered")
+    cut = _index(events, ev.BridgeEnter, "PJSIP/trunk-00000000") + 1
+    resync = _answered_call_listed()
+    rest = events[cut:]
+    cdrs = [e for e in rest if isinstance(e, ev.Cdr)]
+    facts = CallTracker().feed_all([ev.FullyBooted(timestamp=None), *resync,
+                                    *[e for e in rest if not isinstance(e, ev.Cdr)], *cdrs])
+    end = the_end(facts)
+    assert (end.outcome, end.talk_s) == (cf.Outcome.ANSWERED, None)
+    [talk] = only(facts, cf.PbxTalkTime)
+    assert (talk.call_id, talk.talk_s, talk.at) == (end.call_id, 3.0, end.at)
+    # The Cdr between the caller's Hangup and the operator's (seen on the real Asterisk) still counts.
+    last = max(i for i, e in enumerate(rest) if isinstance(e, ev.Hangup))
+    between = [e for e in rest[:last] if not isinstance(e, ev.Cdr)] + cdrs + [rest[last]]
+    end = the_end(CallTracker().feed_all([ev.FullyBooted(timestamp=None), *resync, *between]))
+    assert end.talk_s == 3.0
+    # A call seen live has its own figures: no Cdr-based fact.
+    assert only(replay(capture_events("inbound_answered")), cf.PbxTalkTime) == []
 
 
 def test_resync_of_a_queue_call_already_answered_by_a_member() -> None:
@@ -168,7 +197,7 @@ def test_a_dial_target_that_never_got_a_channel_is_a_leg() -> None:
 
     "Calls that rang me" and the per-manager audit must see that 104 was asked for and could not be rung.
     """
-    dial = ev.DialApp(timestamp=10.05, channel=TRUNK, app_data="PJSIP/101&PJSIP/104,20,t")
+    dial = ev.Newexten(timestamp=10.05, channel=TRUNK, app_data="PJSIP/101&PJSIP/104,20,t")
     op = ev.ChannelInfo(name="PJSIP/101-00000001", uniqueid="10.1", linkedid=TRUNK.linkedid, state="Ring",
                         caller_num="101", caller_name="", connected_num="", context="from-internal", exten="s")
     facts = replay([
@@ -195,7 +224,7 @@ def test_an_unreachable_trunk_is_a_leg_to_the_number() -> None:
                         exten="79161110013")
     facts = replay([
         ev.Newchannel(timestamp=20.0, channel=op),
-        ev.DialApp(timestamp=20.01, channel=op, app_data="PJSIP/79161110013@trunk,45,Tb(perezvon-outbound-cid^s^1)"),
+        ev.Newexten(timestamp=20.01, channel=op, app_data="PJSIP/79161110013@trunk,45,Tb(perezvon-outbound-cid^s^1)"),
         ev.VarSet(timestamp=20.02, channel=op, variable="DIALSTATUS", value="CHANUNAVAIL"),
         ev.Hangup(timestamp=20.1, channel=op, cause=3, cause_txt="No route to destination"),
     ])

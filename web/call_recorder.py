@@ -47,7 +47,7 @@ _PERMANENT = (CrmError, asyncpg.DataError, asyncpg.IntegrityConstraintViolationE
 #: Errors worth another try: the connection or the server may come back.
 _TRANSIENT = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
-CallInput = (calls.CallStart | calls.LegEvent | calls.CallEnd | calls.QueueEvent | calls.TransferEvent
+CallInput = (calls.CallStart | calls.LegEvent | calls.CallEnd | calls.QueueEvent | calls.TransferEvent | calls.TalkTime
              | lost_calls.LiveCalls | lost_calls.LostCall)
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -103,6 +103,8 @@ def to_crm_input(fact: cf.CallFact, received_at: float) -> CallInput | None:
                 hung_up_by=fact.hung_up_by.value if fact.hung_up_by else None,
                 hung_up_by_extension=fact.hung_up_by_extension, ring_s=fact.ring_s, talk_s=fact.talk_s,
                 click_to_call=fact.click_to_call)
+        case cf.PbxTalkTime():
+            return calls.TalkTime(linkedid=fact.call_id, at=at, talk_s=fact.talk_s)
         case cf.LiveCallsResynced():
             return lost_calls.LiveCalls(linkedids=fact.live_call_ids, at=at)
         case cf.CallLost():
@@ -189,6 +191,8 @@ class CallRecorder:
                 await calls.record_queue(pool, data)
             case calls.TransferEvent():
                 await calls.record_transfer(pool, data)
+            case calls.TalkTime():
+                await calls.record_talk_time(pool, data)
             case lost_calls.LiveCalls():
                 closed = await lost_calls.close_vanished_calls(pool, data.linkedids, data.at)
                 if closed:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from pbx_bridge.tcp_proxy import TcpProxy
 from tests.pbx.asterisk_process import Asterisk
@@ -31,6 +32,10 @@ from tests.pbx.service_process import (
     start_service,
     stop_service,
 )
+
+
+def _ended_with_talk_time(call: dict[str, Any]) -> bool:
+    return call["outcome"] is not None and call["talk_s"] is not None
 
 
 async def restart_in_place(service: Service) -> None:
@@ -89,12 +94,16 @@ async def test_ami_cut_mid_call_the_call_ends_right_once(
         assert (await admin_health(watcher))["ami_status"]["sessions"] == sessions_before + 1
         assert await call.finish() == 0, call.sipp.describe()
 
-        [seen] = await wait_for_calls(watcher, "+79161110022")
+        # Its talk time comes with Asterisk's Cdr, a moment after the end: wait for it.
+        [seen] = await wait_for_calls(watcher, "+79161110022", done=_ended_with_talk_time)
         [routed] = await wait_for_calls(perezvon, "+79161110022")
     for record in (seen, routed):
         assert (record["outcome"], record["answered_by"], record["hung_up_by"]) == (
             "answered", "101", "customer"), record
     assert seen["linkedid"] == routed["linkedid"]
+    # The watcher saw the answer only through the resync: the talk time is Asterisk's own (the Cdr's
+    # BillableSeconds, whole seconds), not nothing.
+    assert seen["talk_s"] is not None and abs(seen["talk_s"] - 8.0) <= 1.5, seen
 
 
 async def test_service_restarted_mid_call_the_call_ends_right_once(
@@ -103,10 +112,14 @@ async def test_service_restarted_mid_call_the_call_ends_right_once(
         await phones.start("101", PhoneBehaviour(mode="answer", answer_ms=500))
         call = await call_in(asterisk, InboundCall(caller="79161110023", talk_ms=12000), workdir)
         await call.wait_event("answered")
+        [before] = await wait_for_calls(watcher, "+79161110023", done=lambda c: c["answered_at"] is not None)
         assert await stop_service(watcher) == 0, watcher.log()[-3000:]
         await restart_in_place(watcher)
         assert await call.finish() == 0, call.sipp.describe()
-        [record] = await wait_for_calls(watcher, "+79161110023")
+        [record] = await wait_for_calls(watcher, "+79161110023", done=_ended_with_talk_time)
     assert (record["outcome"], record["answered_by"], record["hung_up_by"]) == ("answered", "101", "customer"), record
     assert record["closed_by"] == "pbx", record
+    # The start keeps its first value; the talk time after the restart is Asterisk's own figure.
+    assert record["started_at"] == before["started_at"], (before, record)
+    assert record["talk_s"] is not None and abs(record["talk_s"] - 12.0) <= 1.5, record
     assert "ERROR" not in watcher.log(), watcher.log()[-3000:]
