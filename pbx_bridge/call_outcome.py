@@ -99,6 +99,8 @@ def missed_reason(call: CallState) -> MissedReason:
         call.caller_hung_up and _before(call.caller_hangup_at, call.queue_timeout_at)
     ):
         return MissedReason.QUEUE_TIMEOUT
+    if call.answered_leg is not None and not call.caller_up:
+        return MissedReason.REJECTED
     caller_gave_up = call.caller_hung_up and (not failures or _before(call.caller_hangup_at, first_failure_at))
     if caller_gave_up or call.queue_abandoned:
         return MissedReason.ABANDONED
@@ -142,6 +144,10 @@ def _party_label(leg: LegState) -> str | None:
 
 def call_ended(call: CallState, direction: Direction) -> CallEnded:
     answered = call.legs.get(call.answered_leg) if call.answered_leg else None
+    if answered is not None and not call.caller_up:
+        # The leg answered but the caller was never connected: screening that refused ("press 1 to
+        # accept"), a duty mobile whose voicemail picked up behind a Local channel and hung up...
+        answered = None
     customer_legs = call.customer_legs()
     if call.click_to_call and customer_legs:
         ring_from = customer_legs[0].began_at

@@ -141,6 +141,7 @@ class CallTracker(TrackerCore):
             return
         channel, call = found
         channel.state = event.channel.state
+        self._note_state(call, channel)
         if channel.state == "Ringing":
             channel.ringing = True
             leg = call.legs.get(channel.uniqueid)

@@ -106,7 +106,13 @@ class TrackerCore:
         )
         self._channels[info.uniqueid] = channel
         call.channels.add(info.uniqueid)
+        self._note_state(call, channel)
         return channel
+
+    @staticmethod
+    def _note_state(call: CallState, channel: ChannelState) -> None:
+        if channel.state == "Up" and channel.uniqueid == call.first_uniqueid:
+            call.caller_up = True
 
     def _new_call(self, call_id: str, info: ev.ChannelInfo, party: Party, started_at: float | None) -> CallState:
         call = CallState(

@@ -149,6 +149,9 @@ class CallState:
     dial_statuses: list[tuple[str, float | None]] = field(default_factory=list)
     answered_leg: str | None = None
     answered_at: float | None = None
+    #: The caller's own channel (the first) went Up: someone was connected to the caller. A leg that answers
+    #: while it never does (call screening that refuses, behind a Local channel) did not answer the call.
+    caller_up: bool = False
     #: HangupRequest on the first channel (the caller's side) and when.
     caller_hangup_at: float | None = None
     caller_hung_up: bool = False

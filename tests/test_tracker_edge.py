@@ -245,6 +245,7 @@ def test_blind_transfer() -> None:
         ev.DialBegin(timestamp=1.1, caller=TRUNK, dest=OP101, dial_string="101"),
         ev.Newstate(timestamp=1.2, channel=dataclasses.replace(OP101, state="Ringing")),
         ev.DialEnd(timestamp=3.0, caller=TRUNK, dest=up101, dial_status="ANSWER"),
+        ev.Newstate(timestamp=3.0, channel=dataclasses.replace(TRUNK, state="Up")),  # Dial answers the caller
         ev.BridgeEnter(timestamp=3.0, channel=up101, bridge_id="b1"),
         ev.BlindTransfer(timestamp=5.0, result="Success", transferer=up101, transferee=TRUNK,
                          extension="102", context="from-internal", is_external=True),
@@ -263,6 +264,27 @@ def test_blind_transfer() -> None:
     assert [f.extension for f in only(returned, cf.LegAnswered)] == ["101", "102"]
     end = the_end(returned)
     assert (end.answered_by, end.hung_up_by, end.ring_s, end.talk_s) == ("101", cf.HungUpBy.CUSTOMER, 2.0, 6.1)
+
+
+def test_a_leg_that_answers_while_the_caller_never_goes_up_did_not_answer() -> None:
+    """Call screening behind a Local channel: the duty mobile answers ("press 1 to accept"), refuses, and
+    the caller's own channel was never connected (never Up). Missed: the person reached refused it."""
+    mobile = ev.ChannelInfo(name="PJSIP/trunk-00000009", uniqueid="1.9", linkedid=TRUNK.linkedid, state="Down",
+                            caller_num="", caller_name="", connected_num="", context="from-trunk",
+                            exten="79160000000")
+    facts = replay([
+        ev.Newchannel(timestamp=1.0, channel=TRUNK),
+        ev.Newchannel(timestamp=1.1, channel=mobile),
+        ev.DialBegin(timestamp=1.1, caller=TRUNK, dest=mobile, dial_string="79160000000@trunk"),
+        ev.DialEnd(timestamp=4.0, caller=TRUNK, dest=dataclasses.replace(mobile, state="Up"), dial_status="ANSWER"),
+        ev.HangupRequest(timestamp=6.0, channel=mobile, cause=16, tech_cause=None),
+        ev.Hangup(timestamp=6.0, channel=mobile, cause=16, cause_txt=""),
+        ev.SoftHangupRequest(timestamp=6.1, channel=TRUNK, cause=16, tech_cause=None),
+        ev.Hangup(timestamp=6.1, channel=TRUNK, cause=16, cause_txt=""),
+    ])
+    end = the_end(facts)
+    assert (end.outcome, end.reason, end.answered_by) == (cf.Outcome.MISSED, cf.MissedReason.REJECTED, None)
+    assert [f.number for f in only(facts, cf.LegAnswered)] == ["79160000000"]  # the leg itself did answer
 
 
 def test_operator_to_operator_is_internal() -> None:
