@@ -8,6 +8,7 @@ from typing import Final
 
 from pbx_bridge.simulator import queue_scenarios as q
 from pbx_bridge.simulator import scenarios as s
+from pbx_bridge.simulator import transfer_scenarios as t
 from pbx_bridge.simulator.channels import PbxCore
 from pbx_bridge.simulator.route_step import FallbackEndedCall
 from pbx_bridge.simulator.scenarios import CallParams
@@ -30,6 +31,8 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType({
     "click_to_call": s.click_to_call,
     "click_to_call_no_answer": s.click_to_call_no_answer,
     "outbound_from_operator": s.outbound_from_operator,
+    "inbound_blind_transfer": t.inbound_blind_transfer,
+    "inbound_pickup": t.inbound_pickup,
 })
 
 

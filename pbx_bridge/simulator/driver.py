@@ -25,9 +25,9 @@ DEFAULT_MIX: tuple[tuple[str, float], ...] = (
     ("inbound_busy", 4), ("inbound_abandoned_while_ringing", 7), ("inbound_ringall", 8), ("inbound_failover", 6),
     ("queue_answered", 10), ("queue_abandoned", 5), ("queue_timeout", 3), ("outbound_from_operator", 9),
     ("click_to_call", 3), ("click_to_call_no_answer", 1),
-    ("inbound_no_answer_then_queue_abandoned", 2),
+    ("inbound_no_answer_then_queue_abandoned", 2), ("inbound_blind_transfer", 4), ("inbound_pickup", 3),
 )
-_NEEDS_TWO = frozenset({"inbound_ringall", "inbound_failover"})
+_NEEDS_TWO = frozenset({"inbound_ringall", "inbound_failover", "inbound_blind_transfer", "inbound_pickup"})
 _NAMES = ("Иванов И.", "Петрова А.", "Сидоров П.", "Кузнецова Е.", "Морозов Д.", "Волкова О.", "Лебедев К.")
 _DIAL_TIMEOUT_S = 20.0
 _RECENT_CALLERS = 30
@@ -80,7 +80,8 @@ class CallDriver:
             first_ring_s=round(rng.uniform(8.0, 15.0), 1), operator_ring_s=round(rng.uniform(1.0, 4.0), 1),
             answering=rng.choice(extensions), display_name=display, queue=cfg.queue,
             operator_hangs_up=scenario != "inbound_answered" and rng.random() < 0.4,
-            late_ringing=rng.random() < 0.5,
+            late_ringing=rng.random() < 0.5, colleague=extensions[-1],
+            transfer_after_s=round(rng.uniform(5.0, 30.0), 1),
         )
         return scenario, params
 
@@ -101,7 +102,7 @@ class CallDriver:
         if scenario in ("inbound_ringall", "queue_answered", "queue_abandoned", "queue_timeout"):
             count = self._rng.randint(min(2, len(exts)), len(exts))
             return tuple(self._rng.sample(list(exts), count))
-        if scenario == "inbound_failover":
+        if scenario in ("inbound_failover", "inbound_blind_transfer", "inbound_pickup"):
             return tuple(self._rng.sample(list(exts), 2))
         return (self._rng.choice(list(exts)),)
 

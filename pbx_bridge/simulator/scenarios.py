@@ -53,6 +53,10 @@ class CallParams:
     #: (asterisk-conf/queues.conf's ``timeout`` and ``retry``).
     member_timeout_s: float = 15.0
     retry_s: float = 2.0
+    #: Transfer and pickup: the operator who takes the call over, and (transfer) how long the first one
+    #: talks before transferring.
+    colleague: str = "102"
+    transfer_after_s: float = 1.0
 
     @property
     def winner(self) -> str:

@@ -6,7 +6,7 @@ tests/fixtures/asterisk-22-perezvon for the fast suite's replay. The record must
 (`answered_by`), every transfer in order (kind, from, what was dialled, who took it) and who ended up
 with the customer (`operator_extension`). The transfer targets' phones register only after the first
 operator answered, so the router (least loaded of the registered phones) always picks 101 first.
-The simulator cannot play transfers yet: no twin.
+The simulator plays the blind transfer (`inbound_blind_transfer`): that scenario has a twin.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from crm.database import Pool
+from pbx_bridge.simulator.scenarios import CallParams
 from tests.pbx.ami_capture import AmiCapture
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
@@ -27,6 +29,7 @@ from tests.pbx.phones import Phone, PhoneBehaviour
 from tests.pbx.provider import InboundCall, ProviderCall, call_in
 from tests.pbx.records import wait_for_calls
 from tests.pbx.service_process import Service
+from tests.pbx.simulator_twin import assert_simulator_agrees
 
 
 def _transfer(kind: str, source: str, target: str, taken_by: str, result: str = "completed") -> dict[str, str]:
@@ -57,24 +60,28 @@ async def customer_talking_to_101(asterisk: Asterisk, phones: Phones, workdir: P
 
 
 async def _finish(ami: AmiCapture, perezvon: Service, call: ProviderCall, caller: str, name: str,
-                  expected: dict[str, Any], scenario: str) -> None:
+                  expected: dict[str, Any], scenario: str) -> dict[str, Any]:
     assert await call.finish() == 0, call.sipp.describe()
     [record] = await wait_for_calls(perezvon, f"+{caller}")
     assert_record_matches(record, expected)
     await ami.save(name, expected, scenario=scenario, linkedids=[record["linkedid"]])
+    return record
 
 
 async def test_blind_transfer_from_the_ami(asterisk: Asterisk, perezvon: Service, phones: Phones,
-                                           workdir: Path) -> None:
+                                           workdir: Path, pool: Pool) -> None:
     async with customer_talking_to_101(asterisk, phones, workdir, "79161110201", 5000) as talking:
         ami, call, channel = talking.ami, talking.call, talking.channel
         p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500))
         await ami.action("BlindTransfer", Channel=channel, Exten="102", Context="from-internal")
         await p102.wait_event("answered")
-        await _finish(ami, perezvon, call, "79161110201", "transfer_blind_ami", {
+        record = await _finish(ami, perezvon, call, "79161110201", "transfer_blind_ami", {
             "outcome": "answered", "answered_by": "101", "operator_extension": "102", "hung_up_by": "customer",
             "transfers": [_transfer("blind", "101", "102", "102")],
         }, "101 answers; AMI BlindTransfer to 102; 102 answers; the customer hangs up")
+    await assert_simulator_agrees(pool, record, "inbound_blind_transfer", CallParams(
+        customer="79161110201", extensions=("101",), colleague="102", ring_s=record["ring_s"],
+        talk_s=record["talk_s"]))
 
 
 async def test_blind_transfer_from_the_phone(asterisk: Asterisk, perezvon: Service, phones: Phones,
