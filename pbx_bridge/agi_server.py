@@ -274,6 +274,12 @@ class AgiServer:
     async def _send(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, commands: list[bytes],
                     call_id: str) -> None:
         for command in commands:
+            if writer.is_closing():
+                # Asterisk hung up while the router thought. uvloop raises on a write to a closed
+                # transport (asyncio's loop only drops it), so look before writing.
+                logger.info("call %s: Asterisk closed the AGI connection before the answer", call_id)
+                self.stats.hangups += 1
+                return
             writer.write(command)
             await writer.drain()
             reply = await self._read_reply(reader)

@@ -114,5 +114,7 @@ class TcpProxy:
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(ConnectionError):
         while data := await reader.read(_CHUNK):
+            if writer.is_closing():  # uvloop raises on a write to a closed transport
+                return
             writer.write(data)
             await writer.drain()

@@ -66,6 +66,20 @@ class StuckRouter:
         raise AssertionError("unreachable")
 
 
+@dataclass
+class GatedRouter:
+    """Answers ``answer`` once ``release`` is set; ``asked`` is set when a request arrives."""
+
+    answer: RouteAnswer
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def route(self, request: RouteRequest) -> RouteAnswer:
+        self.asked.set()
+        await self.release.wait()
+        return self.answer
+
+
 class FailingRouter:
     async def route(self, request: RouteRequest) -> RouteAnswer:
         raise RuntimeError("database is down")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import socket
+import struct
 
 import pytest
 
@@ -13,6 +16,7 @@ from pbx_bridge.agi_server import FALLBACK_ERROR, FALLBACK_TIMEOUT, request_from
 from tests.agi_helpers import (
     AGI_CAPTURES,
     FailingRouter,
+    GatedRouter,
     RecordingRouter,
     StuckRouter,
     agi_server,
@@ -182,6 +186,31 @@ async def test_hangup_and_dead_channel_stop_the_answer() -> None:
         gone = await exchange(server.port, env, stop_after=1)
     assert (len(hung_up), len(dead), len(gone)) == (2, 1, 1)
     assert server.stats.hangups == 1 and server.stats.command_errors == 1
+
+
+async def test_a_caller_gone_while_the_router_thinks_is_a_hangup_not_an_error(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The demo's stop (and a caller who hangs up at once) closes the socket before the answer is
+    written: uvloop raises on that write, so the server must see the closed transport first."""
+    router = GatedRouter(ANSWER)
+    async with agi_server(router) as server:
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(load_capture("inbound_answered").env_block)
+        await writer.drain()
+        await router.asked.wait()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
+        writer.transport.abort()
+        server_side = next(iter(server._connections.values()))
+        async with asyncio.timeout(5):
+            while not server_side.is_closing():  # the loop notices the reset by itself
+                await asyncio.sleep(0.01)
+        router.release.set()
+        async with asyncio.timeout(5):
+            while server._connections:
+                await asyncio.sleep(0.01)
+    assert server.stats.hangups == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_many_concurrent_calls_are_all_answered() -> None:

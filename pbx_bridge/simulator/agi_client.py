@@ -80,7 +80,7 @@ async def ask_router(target: AgiTarget, call: AgiCall) -> list[tuple[str, str]] 
                 variables: list[tuple[str, str]] = []
                 for _ in range(_MAX_COMMANDS):
                     line = await reader.readline()
-                    if not line:
+                    if not line or writer.is_closing():  # uvloop raises on a write to a closed transport
                         break
                     words = proto.split_command(line.decode("utf-8", errors="replace"))
                     if len(words) == 4 and [w.upper() for w in words[:2]] == ["SET", "VARIABLE"]:
