@@ -201,14 +201,13 @@ async def test_a_caller_gone_while_the_router_thinks_is_a_hangup_not_an_error(
         sock = writer.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
         writer.transport.abort()
-        server_side = next(iter(server._connections.values()))
-        async with asyncio.timeout(5):
-            while not server_side.is_closing():  # the loop notices the reset by itself
-                await asyncio.sleep(0.01)
+        handler, server_side = next(iter(server._connections.items()))
+        with contextlib.suppress(ConnectionResetError):  # wait_closed reports the reset it waited for
+            async with asyncio.timeout(5):
+                await server_side.wait_closed()  # the loop notices the reset by itself
         router.release.set()
         async with asyncio.timeout(5):
-            while server._connections:
-                await asyncio.sleep(0.01)
+            await asyncio.wait({handler})
     assert server.stats.hangups == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
