@@ -135,3 +135,15 @@ async def list_tasks(pool: Pool, viewer: Manager, flt: TaskFilter, *, limit: int
     rows = await pool.fetch(SELECT_TASK + where + order + f" LIMIT {arg(limit + 1)} OFFSET {arg(max(0, offset))}",
                             *arg.values)
     return Page(items=tuple(_task(r) for r in rows[:limit]), has_more=len(rows) > limit)
+
+
+OPEN_CUSTOMER_TASKS = SELECT_TASK + """
+WHERE t.customer_id = $1 AND t.status = 'open'
+ORDER BY (t.kind = 'callback') DESC, t.due_at ASC NULLS LAST, t.id DESC LIMIT $2
+"""
+
+
+async def open_customer_tasks(pool: Pool, customer_id: int, *, limit: int = 5) -> list[Task]:
+    """A customer's open tasks, callbacks first, then by due time: what the screen-pop lists."""
+    rows = await pool.fetch(OPEN_CUSTOMER_TASKS, customer_id, max(1, min(limit, 50)))
+    return [_task(r) for r in rows]

@@ -19,6 +19,8 @@ from web.health import healthz
 from web.http_limits import body_timeout_middleware, handler_args
 from web.i18n import Catalogues
 from web.keys import CATALOGUES, LOGIN_THROTTLE, PASSWORD_EXECUTOR, POOL, SETTINGS, TELEPHONY
+from web.live import websocket as live_socket
+from web.live.runtime import LiveParts, local_parts
 from web.security_headers import security_headers_middleware, set_server_header
 from web.telephony import Telephony
 from web.throttle import LoginThrottle
@@ -33,7 +35,8 @@ async def _stop_password_threads(app: web.Application) -> None:
     app[PASSWORD_EXECUTOR].shutdown(wait=False, cancel_futures=True)
 
 
-def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = None) -> web.Application:
+def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = None,
+               live: LiveParts | None = None) -> web.Application:
     app = web.Application(middlewares=[security_headers_middleware, error_middleware, body_timeout_middleware],
                           client_max_size=MAX_BODY_BYTES, handler_args=handler_args(settings.web.header_timeout_s))
     app[POOL] = pool
@@ -58,4 +61,6 @@ def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = Non
     setup_auth_routes(app)
     pages.setup(app)
     api.setup(app)
+    parts = live or local_parts()
+    live_socket.setup(app, parts.hub, parts.bus, parts.publisher)
     return app

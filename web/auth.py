@@ -24,6 +24,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from crm import managers, sessions
 from web.errors import Handler, is_api
 from web.keys import CSRF, LOGIN_THROTTLE, PASSWORD_EXECUTOR, POOL, SESSION_TOKEN, SETTINGS, USER
+from web.live import websocket as live_socket
 from web.pages.forms import safe_next
 from web.render import render
 from web.settings import WebSettings
@@ -205,8 +206,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     """End this session (the cookie is useless from now on, even if copied)."""
     token = request.get(SESSION_TOKEN)
+    user = request.get(USER)
     if isinstance(token, str):
         await sessions.end_session(request.app[POOL], token)
+        if user is not None:
+            await live_socket.end_sessions(request.app, user.id, token)
     session = await get_session(request)
     session.invalidate()
     raise web.HTTPSeeOther("/login")
@@ -217,6 +221,7 @@ async def logout_everywhere(request: web.Request) -> web.StreamResponse:
     user = request.get(USER)
     if user is not None:
         await sessions.end_all_sessions(request.app[POOL], user.id)
+        await live_socket.end_sessions(request.app, user.id, None)
         log.info("manager %s logged out everywhere from %s", user.login, client_address(request))
     session = await get_session(request)
     session.invalidate()

@@ -132,8 +132,11 @@ class CallRecorder:
 
     def __init__(self, pool: Pool, *, default_region: str = "RU", attempts: int = DEFAULT_ATTEMPTS,
                  backoff_s: float = DEFAULT_BACKOFF_S, max_backlog: int = DEFAULT_MAX_BACKLOG,
-                 sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.time) -> None:
+                 sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.time,
+                 after_write: Callable[[cf.CallFact], None] | None = None) -> None:
         self._pool = pool
+        #: Told of each fact once it is in the database (the live panel: pops read the record they announce).
+        self._after_write = after_write
         self._default_region = default_region
         self._attempts = max(1, attempts)
         self._backoff_s = backoff_s
@@ -201,6 +204,11 @@ class CallRecorder:
             case lost_calls.LostCall():
                 await lost_calls.close_lost_call(pool, data.linkedid, data.at)
         self.stats.written += 1
+        if self._after_write is not None:
+            try:
+                self._after_write(fact)
+            except Exception:  # the record is written; a live view's failure must not undo or retry it
+                log.exception("call %s: after-write hook failed on %s", fact.call_id, type(fact).__name__)
 
     async def _write_with_retry(self, fact: cf.CallFact, received_at: float) -> None:
         name = type(fact).__name__

@@ -16,6 +16,7 @@ from crm.database import Pool
 from crm.embedded import EmbeddedPostgres, ensure_database, start_embedded
 from web.app import create_app
 from web.config import Settings
+from web.live.runtime import start_live
 from web.signals import StopSignals
 from web.telephony import start_telephony
 
@@ -85,8 +86,11 @@ def public_url(settings: Settings) -> str:
 async def serve(settings: Settings, db: Database, signals: StopSignals, *, banner: list[str] | None = None,
                 simulate: bool = False) -> None:
     """Serve the web app with the PBX side running beside it until Ctrl-C or SIGTERM."""
-    async with start_telephony(settings, db.pool, simulate=simulate, agi=settings.agi) as telephony:
-        await _serve_app(create_app(settings, db.pool, telephony), settings, signals, banner)
+    async with start_live(settings, db.pool, db.dsn) as live:
+        publisher = live.publisher
+        async with start_telephony(settings, db.pool, simulate=simulate, agi=settings.agi, dsn=db.dsn,
+                                   after_write=None if publisher is None else publisher.on_written) as telephony:
+            await _serve_app(create_app(settings, db.pool, telephony, live), settings, signals, banner)
 
 
 async def _serve_app(app: web.Application, settings: Settings, signals: StopSignals,

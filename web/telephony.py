@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from pbx_bridge.call_tracker import CallTracker
 from pbx_bridge.live_load import LiveLoad
 from pbx_bridge.simulator import Simulator
 from pbx_bridge.tracker_state import TrackerSettings
+from web.ami_leader import AmiLeadership
 from web.call_recorder import CallRecorder
 from web.config import Settings
 from web.outage_recovery import OutageRecovery
@@ -56,6 +58,12 @@ async def sweep_stale_calls(pool: Pool, stale_call_s: float, every_s: float = ST
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             log.warning("could not close stale calls: %r", exc)
         await asyncio.sleep(every_s)
+
+
+async def _run_client(client: AmiClient) -> None:
+    """The AMI client's term as leader: connected (reconnecting as needed) until cancelled."""
+    async with client:
+        await asyncio.Future()
 
 
 class TrackerFeed:
@@ -96,12 +104,21 @@ class Telephony:
     simulator: Simulator | None
     live: LiveLoad | None = None
     routing: RoutingService | None = None
+    #: Set when several instances may share the database: only the lock holder runs `ami`.
+    leadership: AmiLeadership | None = None
+
+    @property
+    def standby(self) -> bool:
+        """Another instance holds the AMI connection; this one serves the web and waits its turn."""
+        return self.leadership is not None and not self.leadership.held
 
     def health(self) -> dict[str, Any]:
         """The PBX part of /healthz: AMI connected, reconnecting (with the last error) or disabled; the AGI router."""
         agi = self.routing.health() if self.routing is not None else {}
         if self.ami is None:
             return {"ami": "disabled", **agi}
+        if self.standby:
+            return {"ami": "standby", **agi}
         status = self.ami.status
         body: dict[str, Any] = {"ami": status.state}
         if status.state != "connected" and status.last_error:
@@ -113,7 +130,7 @@ class Telephony:
     def problems(self, ami_grace_s: float) -> list[str]:
         """What configured part does not work, for /healthz's `degraded`; a short AMI drop is not one yet."""
         out: list[str] = []
-        if self.ami is not None:
+        if self.ami is not None and not self.standby:
             status = self.ami.status
             down = status.down_for_s
             if status.state != "connected" and down is not None and down > ami_grace_s:
@@ -125,13 +142,16 @@ class Telephony:
 
 @contextlib.asynccontextmanager
 async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,
-                          agi: AgiSettings | None = None) -> AsyncIterator[Telephony]:
+                          agi: AgiSettings | None = None, dsn: str | None = None,
+                          after_write: Callable[[CallFact], None] | None = None) -> AsyncIterator[Telephony]:
     """Run the PBX side for the lifetime of the block; with `simulate` and no AMI host, against the simulator.
 
-    `agi`: the FastAGI router's settings (None: no router).
+    `agi`: the FastAGI router's settings (None: no router). `dsn`: the database, for the AMI
+    leadership lock (web/ami_leader.py; None: this process connects AMI unconditionally).
+    `after_write`: told of each call fact once written (the live panel's publisher).
     """
     live = LiveLoad()
-    recorder = CallRecorder(pool, default_region=settings.crm.default_region)
+    recorder = CallRecorder(pool, default_region=settings.crm.default_region, after_write=after_write)
     tracker = CallTracker(sink=FactFanout(recorder, live))
     routing = RoutingService(pool, live, agi or AgiSettings(host=""), default_region=settings.crm.default_region)
     agi_port = await routing.start()
@@ -155,14 +175,23 @@ async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,
     recovery_task = None if client is None else asyncio.create_task(
         OutageRecovery(pool, client, recorder.drain, default_region=settings.crm.default_region).run(),
         name="outage-recovery")
+    leader_task: asyncio.Task[None] | None = None
     try:
         if client is None:
             log.info("no Asterisk configured (PEREZVON_AMI_HOST): AMI disabled")
             yield Telephony(tracker, recorder, None, simulator, live, routing)
-        else:
+        elif dsn is None:
             async with client:
                 yield Telephony(tracker, recorder, client, simulator, live, routing)
+        else:
+            leadership = AmiLeadership(dsn, functools.partial(_run_client, client))
+            leader_task = asyncio.create_task(leadership.run(), name="ami-leadership")
+            yield Telephony(tracker, recorder, client, simulator, live, routing, leadership)
     finally:
+        if leader_task is not None:
+            leader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await leader_task
         if recovery_task is not None:
             recovery_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

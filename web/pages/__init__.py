@@ -17,7 +17,7 @@ from web.pages.forms import shop_zone
 MONEY_SHOWN_BELOW = Decimal("1e15")
 
 
-def _money(value: Decimal | int | float | str) -> str:
+def money(value: Decimal | int | float | str) -> str:
     """`12345.5` -> `12 345.50`: thin spaces between thousands read well in both languages."""
     try:
         amount = Decimal(str(value))
@@ -40,7 +40,7 @@ def _setup_filters(app: web.Application) -> None:
     env = aiohttp_jinja2.get_env(app)
     env.filters["when"] = when
     env.filters["local_input"] = local_input
-    env.filters["money"] = _money
+    env.filters["money"] = money
 
 
 def setup(app: web.Application) -> None:

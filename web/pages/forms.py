@@ -94,7 +94,11 @@ def safe_next(target: str, fallback: str = "/") -> str:
 
 def shop_zone(app: web.Application) -> tzinfo:
     """The shop's time zone from the settings; UTC when the system lacks the zone database."""
-    name = app[SETTINGS].crm.timezone
+    return zone_named(app[SETTINGS].crm.timezone)
+
+
+def zone_named(name: str) -> tzinfo:
+    """The time zone `name`; UTC (with a warning) when the system lacks the zone database or the name."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
