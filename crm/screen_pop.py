@@ -58,16 +58,17 @@ WHERE c.linkedid = $1 AND l.channel = $2
 """
 
 
-async def caller_card(pool: Pool, linkedid: str) -> CallerCard | None:
+async def caller_card(pool: Pool, linkedid: str, workflow: StatusWorkflow | None = None) -> CallerCard | None:
     """The pop of a call (None when the call is not recorded: nothing to show yet).
 
     Access is the call's: whoever the call rings sees its caller, even a customer they are not
-    responsible for, since they are about to talk to them.
+    responsible for, since they are about to talk to them. `workflow`: the order statuses, when
+    the caller keeps them (they change rarely; one query less per pop).
     """
     call = await calls.get_call(pool, linkedid)
     if call is None:
         return None
-    workflow = await orders.load_workflow(pool)
+    workflow = workflow or await orders.load_workflow(pool)
     if call.customer_id is None:
         return CallerCard(call, None, (), (), (), (), (), workflow)
     try:

@@ -43,6 +43,8 @@ class AmiLeadership:
         self._keepalive_s = keepalive_s
         self.held = False
         self.terms = 0
+        #: Set once this instance has found the lock taken (it is on standby); for /healthz and tests.
+        self.saw_other_leader = asyncio.Event()
 
     async def run(self) -> None:
         """Forever: wait for the lock, lead while it is held, start over when it is lost."""
@@ -60,6 +62,7 @@ class AmiLeadership:
         try:
             waited = False
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", AMI_LOCK_KEY):
+                self.saw_other_leader.set()
                 if not waited:
                     log.info("AMI leadership: another instance holds the AMI connection; standing by")
                     waited = True

@@ -23,9 +23,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from crm import managers, screen_pop
+from crm import managers, orders, screen_pop
 from crm.database import Pool
 from crm.errors import NotFound
+from crm.workflow import StatusWorkflow
 from pbx_bridge import call_facts as cf
 from web.i18n import Catalogues
 from web.live.bus import LiveBus
@@ -35,6 +36,9 @@ from web.live.pop_payload import Money, pop_message
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 50_000
+#: How long the order statuses and a manager's language are reused between pops (an admin's change shows
+#: within this time).
+CACHE_S = 30.0
 
 
 class LivePublisher:
@@ -54,6 +58,8 @@ class LivePublisher:
         #: call id -> the manager who answered it
         self._answered_by: dict[str, int] = {}
         self.published = 0
+        self._workflow: tuple[float, StatusWorkflow] | None = None
+        self._locales: dict[int, tuple[float, str]] = {}
 
     def on_written(self, fact: cf.CallFact) -> None:
         if isinstance(fact, cf.LegRinging | cf.LegAnswered | cf.LegEnded | cf.CallStarted | cf.CallEnded):
@@ -100,20 +106,35 @@ class LivePublisher:
 
     async def pop_for(self, call_id: str, manager_id: int, *, state: str) -> dict[str, Any] | None:
         """The pop of this call for this manager (also the websocket's snapshot after a reconnect)."""
-        card = await screen_pop.caller_card(self._pool, call_id)
-        if card is None:
+        card = await screen_pop.caller_card(self._pool, call_id, await self._statuses())
+        locale = await self._locale(manager_id)
+        if card is None or locale is None:
             return None
-        try:
-            manager = await managers.get_manager(self._pool, manager_id)
-        except NotFound:
-            return None
-        locale = manager.locale or "ru"
 
         def translate(key: str) -> str:
             return self._catalogues.gettext(locale, key)
 
         return pop_message(card, state=state, locale=locale, translate=translate, money=self._money,
                            zone=self._zone, now=datetime.fromtimestamp(self._clock(), UTC))
+
+    async def _statuses(self) -> StatusWorkflow:
+        now = time.monotonic()
+        if self._workflow is None or now - self._workflow[0] > CACHE_S:
+            self._workflow = (now, await orders.load_workflow(self._pool))
+        return self._workflow[1]
+
+    async def _locale(self, manager_id: int) -> str | None:
+        """The manager's language (None: no such manager)."""
+        now = time.monotonic()
+        cached = self._locales.get(manager_id)
+        if cached is None or now - cached[0] > CACHE_S:
+            try:
+                manager = await managers.get_manager(self._pool, manager_id)
+            except NotFound:
+                return None
+            cached = (now, manager.locale or "ru")
+            self._locales[manager_id] = cached
+        return cached[1]
 
     async def _on_answered(self, fact: cf.LegAnswered) -> None:
         manager_id = await self._manager(fact)

@@ -1,0 +1,101 @@
+"""A real browser (Debian's Chromium) on the live panel: the pop before answer, its states, the journal
+refreshing itself, nothing for a colleague, a hostile caller-ID name shown as bounded text.
+
+Calls arrive as the tracker hands them to the recorder (call facts), through the real PostgreSQL
+LISTEN/NOTIFY bus and the real websocket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from crm import customers, orders
+from crm.customers import CustomerInput
+from crm.database import Pool
+from crm.orders import OrderInput
+from pbx_bridge import call_facts as cf
+from tests.calls_scenarios import T0, inbound_answered
+from tests.conftest import PASSWORD, MakeManager
+from tests.live_helpers import LivePanel, live_panel
+from tests.test_browser import browser as browser  # noqa: F401  (the Chromium fixture)
+from web.config import Settings
+
+
+@pytest.fixture
+async def panel(settings: Settings, pool: Pool, db_dsn: str) -> AsyncIterator[LivePanel]:
+    async with live_panel(settings, pool, db_dsn) as running:
+        yield running
+
+
+async def _open_panel(browser: Browser, panel: LivePanel, login: str, path: str) -> Page:
+    base = str(panel.client.make_url("/")).rstrip("/")
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{base}/login?next={path}")
+    await page.fill("input[name=login]", login)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(f"{base}{path}")
+    await expect(page.locator("#live-pops")).to_have_attribute("data-connected", "true")
+    return page
+
+
+async def test_the_operator_sees_the_caller_before_answering_and_the_journal_updates_itself(
+        browser: Browser, panel: LivePanel, pool: Pool, make_manager: MakeManager) -> None:
+    anna = await make_manager("operator", name="Анна Смирнова", extensions=("101",))
+    boris = await make_manager("operator", name="Борис Кузнецов", extensions=("102",))
+    customer = await customers.create_customer(pool, CustomerInput(
+        name="Иванова Мария", vip=True, phones=("+79161110001",), responsible_manager_id=anna.id))
+    await orders.create_order(pool, OrderInput(number="10234", customer_id=customer.id, total="4990"), None)
+    page = await _open_panel(browser, panel, anna.login, "/calls")
+    other = await _open_panel(browser, panel, boris.login, "/calls")
+    await page.evaluate("window.__notReloaded = true")
+
+    facts = inbound_answered(caller="79161110001", ext="101")
+    await panel.feed(facts[:2])  # ringing 101, not answered
+    pop = page.locator(".pop")
+    await expect(pop).to_have_attribute("data-state", "ringing")
+    await expect(pop.locator(".pop-customer")).to_have_text("Иванова Мария")
+    await expect(pop.locator(".badge.vip")).to_be_visible()
+    await expect(pop.locator(".pop-open-orders")).to_contain_text("10234")
+    await expect(pop.locator(".pop-title")).to_have_text("Входящий звонок")
+
+    await panel.feed(facts[2:3])
+    await expect(pop).to_have_attribute("data-state", "in_call")
+    await panel.feed(facts[3:])
+    await expect(pop).to_have_attribute("data-state", "ended")
+    await expect(pop.locator(".pop-title")).to_have_text("Звонок завершён · 0:03")
+    await expect(page.locator("#journal")).to_contain_text("Иванова Мария")
+    assert await page.evaluate("window.__notReloaded") is True
+
+    # Boris gets his own call, and only it: had Anna's reached him, it would have come first.
+    lid = "1795346000.5"
+    await panel.feed([cf.CallStarted(call_id=lid, at=T0 + 60, direction=cf.Direction.INBOUND,
+                                     caller="79035550000", dialled="74951234501"),
+                      cf.LegRinging(call_id=lid, at=T0 + 60.01, channel="PJSIP/102-00000010", extension="102",
+                                    number=None)])
+    await expect(other.locator(".pop")).to_have_count(1)
+    await expect(other.locator(".pop")).to_have_attribute("data-call", lid)
+    await expect(other.locator(".pop .badge.new")).to_be_visible()  # an unknown number: the new contact
+
+
+async def test_a_hostile_caller_id_name_is_shown_as_short_plain_text(browser: Browser, panel: LivePanel,
+                                                                      make_manager: MakeManager) -> None:
+    anna = await make_manager("operator", extensions=("101",))
+    page = await _open_panel(browser, panel, anna.login, "/")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    hostile = '"><img src=x onerror=alert(1)><script>alert(2)</script>\x07' + "Ж" * 10_000
+    lid = "1795346100.7"
+    await panel.feed([cf.CallStarted(call_id=lid, at=T0, direction=cf.Direction.INBOUND, caller="79035551111",
+                                     dialled="74951234501", caller_name=hostile),
+                      cf.LegRinging(call_id=lid, at=T0 + 0.01, channel="PJSIP/101-00000011", extension="101",
+                                    number=None)])
+    name = page.locator(".pop .pop-caller-name")
+    await expect(name).to_be_visible()
+    text = await name.text_content() or ""
+    assert "<" not in text and "onerror" not in text.split(":", 1)[0] and len(text) < 200
+    assert await page.locator(".pop img, .pop script").count() == 0
+    assert dialogs == []
