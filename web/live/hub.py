@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 256
 SESSION_ENDED = "session.ended"
+#: Why the hub closed a tab (the websocket turns each into its close code).
+SESSION_ENDED_REASON = "session ended"
+STOPPING_REASON = "server stopping"
+TOO_SLOW_REASON = "too slow"
 
 
 def session_hash(token: str) -> str:
@@ -115,7 +119,7 @@ class LiveHub:
                 self.stats.dropped_slow += 1
                 log.warning("live tab of manager %d is %d messages behind: dropped (it reconnects and catches up)",
                             client.manager_id, client.queue.qsize())
-                client.close("too slow")
+                client.close(TOO_SLOW_REASON)
                 continue
             count += 1
         self.stats.delivered += count
@@ -126,12 +130,17 @@ class LiveHub:
         ended = set(session_hashes)
         for client in list(self._clients):
             if client.session_hash in ended:
-                client.close("session ended")
+                client.close(SESSION_ENDED_REASON)
+
+    def close_all(self, reason: str) -> None:
+        """Close every tab (the service is stopping: they reconnect to whichever instance is up)."""
+        for client in list(self._clients):
+            client.close(reason)
 
     def end_manager(self, manager_id: int) -> None:
         for client in list(self._clients):
             if client.manager_id == manager_id:
-                client.close("session ended")
+                client.close(SESSION_ENDED_REASON)
 
     def _targets(self, audience: Audience) -> list[LiveClient]:
         return [c for c in self._clients

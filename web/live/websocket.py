@@ -16,12 +16,21 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from crm import screen_pop, sessions
 from web.keys import POOL, SESSION_TOKEN, SETTINGS, current_user
 from web.live.bus import LiveBus
-from web.live.hub import SESSION_ENDED, Audience, LiveClient, LiveHub, session_hash
+from web.live.hub import (
+    SESSION_ENDED,
+    SESSION_ENDED_REASON,
+    STOPPING_REASON,
+    TOO_SLOW_REASON,
+    Audience,
+    LiveClient,
+    LiveHub,
+    session_hash,
+)
 from web.live.publisher import LivePublisher
 
 log = logging.getLogger(__name__)
@@ -79,7 +88,8 @@ async def live(request: web.Request) -> web.StreamResponse:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         if client.closed.is_set():
-            code = CLOSE_SESSION_ENDED if client.close_reason == "session ended" else CLOSE_TOO_SLOW
+            code = {SESSION_ENDED_REASON: CLOSE_SESSION_ENDED, STOPPING_REASON: WSCloseCode.GOING_AWAY}.get(
+                client.close_reason, CLOSE_TOO_SLOW)
             await ws.close(code=code, message=client.close_reason.encode())
     finally:
         hub.remove(client)
@@ -106,7 +116,7 @@ async def _read(ws: web.WebSocketResponse, client: LiveClient) -> None:
             try:
                 client.queue.put_nowait(PONG)
             except asyncio.QueueFull:
-                client.close("too slow")
+                client.close(TOO_SLOW_REASON)
         elif message.type is WSMsgType.ERROR:
             return
 
@@ -119,7 +129,7 @@ async def _watch_session(request: web.Request, token: str, client: LiveClient) -
         alive = await sessions.session_manager_id(request.app[POOL], token, idle_s=web_settings.session_idle_s,
                                                   max_age_s=web_settings.session_max_age_s)
         if alive != client.manager_id:
-            client.close("session ended")
+            client.close(SESSION_ENDED_REASON)
             return
 
 
@@ -132,8 +142,13 @@ async def end_sessions(app: web.Application, manager_id: int, token: str | None)
         log.exception("could not tell the live tabs of manager %d that their session ended", manager_id)
 
 
+async def _close_tabs(app: web.Application) -> None:
+    app[HUB].close_all(STOPPING_REASON)
+
+
 def setup(app: web.Application, hub: LiveHub, bus: LiveBus, publisher: LivePublisher | None) -> None:
     app[HUB] = hub
+    app.on_shutdown.append(_close_tabs)
     app[BUS] = bus
     if publisher is not None:
         app[PUBLISHER] = publisher
