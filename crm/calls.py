@@ -249,8 +249,18 @@ async def record_call_started(pool: Pool, data: CallStart, *, default_region: st
         call_id: int = await conn.fetchval(
             RECORD_START, clean_raw(data.linkedid), data.direction, caller, "" if inbound else dialled,
             dialled if inbound else "", data.at, data.click_to_call, data.resynced, operator, name, presentation)
+        if data.click_to_call:  # placed from the panel or the API: the customer, task and order it was for
+            await conn.execute(LINK_CLICK_TO_CALL, call_id)
         await _link_customer(conn, call_id, customer_number_of(data.direction, caller, dialled, data.click_to_call),
                              default_region)
+
+
+LINK_CLICK_TO_CALL = """
+UPDATE calls c SET customer_id = coalesce(c.customer_id, r.customer_id), task_id = coalesce(c.task_id, r.task_id),
+                   order_id = coalesce(c.order_id, r.order_id),
+                   customer_e164 = coalesce(c.customer_e164, r.phone)
+FROM click_to_call r WHERE c.id = $1 AND r.linkedid = c.linkedid
+"""
 
 
 # A fact about a call we have not seen start (its CallStarted was lost) makes a placeholder row.
@@ -486,7 +496,7 @@ def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...], transfers: tuple[CallT
         transfer_kind=row["transfer_kind"],
         transferred_to=row["transferred_to"], legs=legs, route=_route(row), closed_by=row["closed_by"],
         recovered=row["recovered"], transfers=transfers, caller_name=row["caller_name"],
-        caller_presentation=row["caller_presentation"])
+        caller_presentation=row["caller_presentation"], task_id=row["task_id"])
 
 
 async def _with_legs(pool: Pool, rows: list[asyncpg.Record]) -> list[Call]:

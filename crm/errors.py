@@ -57,3 +57,16 @@ class ForbiddenTransition(CrmError):
 class AccessDenied(CrmError):
     slug = "access-denied"
     http_status = 403
+
+
+class PhoneUnreachable(Conflict):
+    """Click-to-call: the operator has no phone, or it is not registered with the PBX now."""
+
+    slug = "phone-unreachable"
+
+
+class PbxUnavailable(CrmError):
+    """The PBX cannot take the request now (the AMI connection is down); nothing was dialled."""
+
+    slug = "pbx-unavailable"
+    http_status = 503

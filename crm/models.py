@@ -262,6 +262,8 @@ class Call:
     #: allowed / restricted / anonymous ('' when not known).
     caller_name: str = ""
     caller_presentation: str = ""
+    #: The task a click-to-call was placed from (its order is `order_id`).
+    task_id: int | None = None
 
 
 # ---- routing configuration (crm/routing_data.py) ------------------------------------------------------------

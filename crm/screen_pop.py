@@ -100,3 +100,9 @@ async def manager_of_leg(pool: Pool, linkedid: str, channel: str) -> int | None:
     """The manager a recorded leg rang (the extension's owner when it rang), None for a trunk leg."""
     value = await pool.fetchval(MANAGER_OF_LEG_SQL, linkedid, channel[:200])
     return None if value is None else int(value)
+
+
+async def click_to_call_requester(pool: Pool, linkedid: str) -> int | None:
+    """The manager who placed this click-to-call (None: an Originate perezvon did not send)."""
+    value = await pool.fetchval("SELECT manager_id FROM click_to_call WHERE linkedid = $1", linkedid[:64])
+    return None if value is None else int(value)

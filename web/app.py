@@ -12,7 +12,9 @@ from aiohttp import web
 from crm.database import Pool
 from crm.phones import format_phone
 from web import api, pages
+from web.api.originate import CLICK_TO_CALL
 from web.auth import auth_middleware, session_key, setup_auth_routes, setup_sessions
+from web.click_to_call import ClickToCall
 from web.config import Settings
 from web.errors import error_middleware
 from web.health import healthz
@@ -36,7 +38,7 @@ async def _stop_password_threads(app: web.Application) -> None:
 
 
 def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = None,
-               live: LiveParts | None = None) -> web.Application:
+               live: LiveParts | None = None, click_to_call: ClickToCall | None = None) -> web.Application:
     app = web.Application(middlewares=[security_headers_middleware, error_middleware, body_timeout_middleware],
                           client_max_size=MAX_BODY_BYTES, handler_args=handler_args(settings.web.header_timeout_s))
     app[POOL] = pool
@@ -61,6 +63,8 @@ def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = Non
     setup_auth_routes(app)
     pages.setup(app)
     api.setup(app)
+    app[CLICK_TO_CALL] = click_to_call or ClickToCall(pool, telephony, None,
+                                                      default_region=settings.crm.default_region)
     parts = live or local_parts()
     live_socket.setup(app, parts.hub, parts.bus, parts.publisher)
     return app

@@ -15,6 +15,7 @@ from crm import database
 from crm.database import Pool
 from crm.embedded import EmbeddedPostgres, ensure_database, start_embedded
 from web.app import create_app
+from web.click_to_call import ClickToCall
 from web.config import Settings
 from web.live.runtime import start_live
 from web.signals import StopSignals
@@ -90,7 +91,15 @@ async def serve(settings: Settings, db: Database, signals: StopSignals, *, banne
         publisher = live.publisher
         async with start_telephony(settings, db.pool, simulate=simulate, agi=settings.agi, dsn=db.dsn,
                                    after_write=None if publisher is None else publisher.on_written) as telephony:
-            await _serve_app(create_app(settings, db.pool, telephony, live), settings, signals, banner)
+            click_to_call = ClickToCall(db.pool, telephony, db.dsn, default_region=settings.crm.default_region)
+            handover = asyncio.create_task(click_to_call.run(), name="click-to-call-handover")
+            try:
+                await _serve_app(create_app(settings, db.pool, telephony, live, click_to_call), settings, signals,
+                                 banner)
+            finally:
+                handover.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await handover
 
 
 async def _serve_app(app: web.Application, settings: Settings, signals: StopSignals,

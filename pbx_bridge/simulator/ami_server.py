@@ -37,6 +37,7 @@ class OriginateRequest:
     extension: str
     customer: str
     caller_name: str
+    channel_id: str = ""
 
 
 def _pairs(*pairs: tuple[str, str]) -> Frame:
@@ -248,4 +249,5 @@ class _Session:
         name = match.group("name").strip() if match else fields.get("callerid", "").strip()
         self._respond(action_id, "Success", ("Message", "Originate successfully queued"))
         self.server.on_originate(OriginateRequest(action_id=action_id or "", extension=channel.group(1),
-                                                   customer=customer, caller_name=name))
+                                                   customer=customer, caller_name=name,
+                                                   channel_id=fields.get("channelid", "").strip()[:64]))

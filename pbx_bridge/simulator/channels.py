@@ -99,9 +99,12 @@ class PbxCore:
     # --- identities --------------------------------------------------------------------------
 
     def new_channel(self, endpoint: str, *, at: float, linkedid: str | None, state: int, caller_num: str,
-                    caller_name: str, context: str, exten: str) -> SimChannel:
-        """Allocate a channel's name and Uniqueid as Asterisk does, and register it as live."""
-        uniqueid = f"{int(at)}.{self._uniqueid_counter}"
+                    caller_name: str, context: str, exten: str, uniqueid: str | None = None) -> SimChannel:
+        """Allocate a channel's name and Uniqueid as Asterisk does, and register it as live.
+
+        `uniqueid`: the one an Originate's ChannelId asked for (Asterisk uses it as given).
+        """
+        uniqueid = uniqueid or f"{int(at)}.{self._uniqueid_counter}"
         name = f"PJSIP/{endpoint}-{self._name_counter:08x}"
         self._uniqueid_counter += 1
         self._name_counter += 1

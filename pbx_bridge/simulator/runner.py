@@ -90,7 +90,8 @@ class Simulator:
         logger.info("Originate %s: ring %s, then call %s", request.action_id, request.extension, request.customer)
         params = CallParams(
             customer=request.customer, extensions=(request.extension,), display_name=request.caller_name,
-            action_id=request.action_id, operator_ring_s=round(self.core.rng.uniform(1.0, 4.0), 1),
+            action_id=request.action_id, channel_id=request.channel_id,
+            operator_ring_s=round(self.core.rng.uniform(1.0, 4.0), 1),
             ring_s=round(self.core.rng.uniform(2.0, 8.0), 1),
             talk_s=round(max(5.0, self.core.rng.expovariate(1.0 / self.settings.mean_talk_s)), 1),
             operator_hangs_up=True,

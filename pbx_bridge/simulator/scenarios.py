@@ -49,6 +49,8 @@ class CallParams:
     late_ringing: bool = False
     #: Click-to-call: the Originate action's ActionID, echoed in OriginateResponse.
     action_id: str = ""
+    #: Click-to-call: the Originate's ChannelId, the operator channel's Uniqueid (and so the call's Linkedid).
+    channel_id: str = ""
     #: Queue timeout: how long each round rings the members, and the pause between rounds
     #: (asterisk-conf/queues.conf's ``timeout`` and ``retry``).
     member_timeout_s: float = 15.0
@@ -327,7 +329,7 @@ async def _originate_to_customer(s: CallScript, p: CallParams) -> tuple[SimChann
     """
     ext = p.extensions[0]
     op = s.new_channel(ext, linked_to=None, state=DOWN, caller_num=ext, caller_name=f"Operator {ext}",
-                       context="from-internal", exten="s")
+                       context="from-internal", exten="s", uniqueid=p.channel_id or None)
     s.new_callerid(op, p.customer, p.name)
     op.connected_num, op.connected_name = p.customer, p.name
     s.dial_begin(None, op, ext)

@@ -205,6 +205,11 @@ class WebSession:
                 raise ServiceError(f"POST {path}: {resp.status} {await resp.text()}")
             return resp.status
 
+    async def post_json(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """An API call as the panel's script makes it: the session cookie and the CSRF header."""
+        async with self.http.post(self.base_url + path, json=body, headers={"X-CSRF-Token": self.csrf}) as resp:
+            return resp.status, await resp.json(content_type=None)
+
     async def close(self) -> None:
         await self.http.close()
 

@@ -38,7 +38,31 @@ def paths() -> dict[str, Any]:
                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
         _query("offset", "Rows to skip.", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}),
     ]
-    return {"/api/v1/calls": {"get": {
+    originate = {"post": {
+        "operationId": "originateCall", "tags": ["calls"],
+        "summary": "Click-to-call: ring the caller's own phone, then dial the customer with the shop's caller ID.",
+        "description": "`phone` in any format; it may be left out when `task_id` or `order_id` names a customer "
+                       "with a phone. The call record (`call_id` is its `linkedid`) is linked to the task and order. "
+                       "409 `phone-unreachable`: the caller has no phone extension or it is not registered; "
+                       "503 `pbx-unavailable`: the AMI connection is down or Asterisk refused the call.",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref("OriginateRequest")}}},
+        "responses": {
+            "202": {"description": "Asterisk is ringing the caller's phone.",
+                    "content": {"application/json": {"schema": ref("OriginateAccepted")}}},
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "400": {"$ref": "#/components/responses/E400"},
+            "403": {"$ref": "#/components/responses/E403"},
+            "404": {"$ref": "#/components/responses/E404"},
+            "409": {"$ref": "#/components/responses/E409"},
+            "413": {"$ref": "#/components/responses/E413"},
+            "415": {"$ref": "#/components/responses/E415"},
+            "422": {"$ref": "#/components/responses/E422"},
+            "503": {"description": "The PBX cannot take the call now (`pbx-unavailable`).",
+                    "content": {"application/json": {"schema": ref("Error")}}},
+            "default": {"$ref": "#/components/responses/Error"},
+        },
+    }}
+    return {"/api/v1/calls/originate": originate, "/api/v1/calls": {"get": {
         "operationId": "listCalls", "tags": ["calls"], "parameters": params,
         "summary": "Call records newest first, with their legs; operators see only calls they took, placed, "
                    "or that rang them.",
@@ -96,6 +120,7 @@ def schemas() -> dict[str, Schema]:
                       "description": "true when the record was built, or completed, from Asterisk's own CDR after "
                                      "perezvon had been stopped or cut off from the AMI (the call was not seen live, "
                                      "or not to its end); `hung_up_by` is then null: CDR does not say."},
+        "task_id": nullable("integer", description="The task a click-to-call was placed from."),
         "route": {"oneOf": [ref("CallRoute"), {"type": "null"}],
                   "description": "Why routing sent the call where it went; null when routing never saw it "
                                  "(outbound, internal, older calls)."},
@@ -115,7 +140,19 @@ def schemas() -> dict[str, Schema]:
         "explanation": {"type": "string", "description": "One line per routing step the call passed."},
         "routed_at": nullable("string", format="date-time"),
     }
+    originate_request: dict[str, Schema] = {
+        "phone": {"type": "string", "maxLength": 64, "description": "The number to call, any format."},
+        "task_id": nullable("integer", minimum=1, description="The task the call is made for (a callback)."),
+        "order_id": nullable("integer", minimum=1, description="The order the call is about."),
+    }
+    accepted: dict[str, Schema] = {
+        "call_id": {"type": "string", "description": "The call's `linkedid` in `GET /api/v1/calls`."},
+        "extension": text, "phone": {"type": "string", "description": "The number dialled, E.164."},
+        "state": {"enum": ["ringing_you"]},
+    }
     return {
+        "OriginateRequest": obj(originate_request, ()),
+        "OriginateAccepted": obj(accepted, tuple(accepted)),
         "CallLeg": obj(leg, tuple(leg)),
         "Call": obj(call, tuple(call)),
         "CallRoute": obj(route, tuple(route)),

@@ -169,7 +169,8 @@ def _responses() -> dict[str, Any]:
         "E403": _error("The record belongs to another manager (`access-denied`), or a session call lacks its "
                        "CSRF token (`forbidden`)."),
         "E404": _error("No such record (`not-found`)."),
-        "E409": _error("Conflict: `phone-taken`, `duplicate-order-number`, `forbidden-transition`, `conflict`."),
+        "E409": _error("Conflict: `phone-taken`, `duplicate-order-number`, `forbidden-transition`, "
+                       "`phone-unreachable`, `conflict`."),
         "E413": _error("The body is too large (`payload-too-large`)."),
         "E415": _error("The body is not `application/json` (`unsupported-media-type`)."),
         "E422": _error("A field is missing, of the wrong type or out of range (`invalid-input`, `invalid-phone`, "

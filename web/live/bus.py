@@ -14,24 +14,19 @@ reopened with backoff; tabs catch up from their snapshot when they reconnect.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-import asyncpg
-
-from crm import database
 from crm.database import Pool
 from web.live.hub import Audience, LiveHub
+from web.pg_listen import listen_forever
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "perezvon_live"
 MAX_PAYLOAD = 7900
-RECONNECT_MIN_S = 0.5
-RECONNECT_MAX_S = 10.0
 
 
 class LiveBus(Protocol):
@@ -88,38 +83,10 @@ class PgBus:
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting with backoff when the connection drops."""
-        delay = RECONNECT_MIN_S
-        while True:
-            try:
-                await self._listen_once()
-                delay = RECONNECT_MIN_S
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("live LISTEN connection failed (%r); again in %.1f s", exc, delay)
-            self._listening.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_S)
+        await listen_forever(self._dsn, {CHANNEL: self._on_notify}, ready=self._listening)
 
-    async def _listen_once(self) -> None:
-        conn = await database.connect(self._dsn)
-        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def on_lost(_: object) -> None:
-            if not lost.done():
-                lost.set_result(None)
-
-        try:
-            conn.add_termination_listener(on_lost)
-            await conn.add_listener(CHANNEL, self._on_notify)
-            self._listening.set()
-            log.info("live events: listening on %s", CHANNEL)
-            await lost
-            log.warning("live LISTEN connection lost")
-        finally:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=2)
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        decoded = decode(payload) if isinstance(payload, str) else None
+    def _on_notify(self, payload: str) -> None:
+        decoded = decode(payload)
         if decoded is None:
             log.warning("ignored a malformed live message on %s", CHANNEL)
             return

@@ -32,6 +32,7 @@ from web.i18n import Catalogues
 from web.live.bus import LiveBus
 from web.live.hub import Audience
 from web.live.pop_payload import Money, pop_message
+from web.live.progress import FAILURES, RINGING_YOU, progress_of
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class LivePublisher:
         self._rung: dict[str, set[int]] = {}
         #: call id -> the manager who answered it
         self._answered_by: dict[str, int] = {}
+        #: click-to-call id -> (the operator who placed it, its progress so far)
+        self._placed: dict[str, tuple[int | None, str]] = {}
         self.published = 0
         self._workflow: tuple[float, StatusWorkflow] | None = None
         self._locales: dict[int, tuple[float, str]] = {}
@@ -80,6 +83,11 @@ class LivePublisher:
         await self._queue.join()
 
     async def _publish(self, fact: cf.CallFact) -> None:
+        if isinstance(fact, cf.CallStarted) and fact.click_to_call:
+            self._placed[fact.call_id] = (await screen_pop.click_to_call_requester(self._pool, fact.call_id), "")
+        if fact.call_id in self._placed and isinstance(fact, cf.LegRinging | cf.LegAnswered | cf.LegEnded):
+            await self._on_placed_leg(fact)
+            return
         match fact:
             case cf.LegRinging() if fact.extension:
                 await self._on_ringing(fact)
@@ -154,11 +162,31 @@ class LivePublisher:
             return
         await self._send(Audience(frozenset({manager_id})), self._state(fact, "missed"))
 
+    async def _on_placed_leg(self, fact: cf.LegRinging | cf.LegAnswered | cf.LegEnded) -> None:
+        """A leg of a click-to-call: its progress for the operator who placed it."""
+        requester, shown = self._placed[fact.call_id]
+        state = progress_of(fact)
+        if requester is None and fact.extension:
+            requester = await self._manager(fact)
+        if state is None or requester is None or state == shown:
+            return
+        self._placed[fact.call_id] = (requester, state)
+        self._rung.setdefault(fact.call_id, set()).add(requester)
+        audience = Audience(frozenset({requester}))
+        if state == RINGING_YOU:
+            message = await self.pop_for(fact.call_id, requester, state=state)
+            if message is not None:
+                await self._send(audience, message)
+            return
+        await self._send(audience, self._state(fact, state))
+
     async def _on_call_ended(self, fact: cf.CallEnded) -> None:
         rung = frozenset(self._rung.pop(fact.call_id, set()))
         self._answered_by.pop(fact.call_id, None)
+        _, progress = self._placed.pop(fact.call_id, (None, ""))
         ended = {**self._state(fact, "ended"), "outcome": fact.outcome.value,
-                 "talk_s": None if fact.talk_s is None else round(fact.talk_s)}
+                 "talk_s": None if fact.talk_s is None else round(fact.talk_s),
+                 "result": progress if progress in FAILURES else ""}
         if rung:
             await self._send(Audience(rung), ended)
         await self._send(Audience(rung, supervisors=True), {"type": "calls.changed", "call": fact.call_id})

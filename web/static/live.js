@@ -150,7 +150,9 @@
     pop.data.state = state;
     pop.node.dataset.state = state;
     let title = t(`state_${state}`);
-    if (state === "ended" && typeof message.talk_s === "number") {
+    if (state === "ended" && message.result) {
+      title = t(`state_${message.result}`);  // a click-to-call that did not connect says why
+    } else if (state === "ended" && typeof message.talk_s === "number") {
       const m = Math.floor(message.talk_s / 60), s = String(message.talk_s % 60).padStart(2, "0");
       title = `${title} · ${m}:${s}`;
     }
@@ -217,9 +219,43 @@
     }
   }
 
+  // --- click-to-call ---------------------------------------------------------------------------
+  document.addEventListener("click", async (event) => {
+    const button = event.target instanceof Element ? event.target.closest(".call-button") : null;
+    if (!button) return;
+    event.preventDefault();
+    const body = {};
+    if (button.dataset.callPhone) body.phone = button.dataset.callPhone;
+    if (button.dataset.callTask) body.task_id = Number(button.dataset.callTask);
+    if (button.dataset.callOrder) body.order_id = Number(button.dataset.callOrder);
+    const csrf = document.querySelector('meta[name="csrf-token"]');
+    button.disabled = true;
+    try {
+      const response = await fetch("/api/v1/calls/originate", {
+        method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.content : "" },
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        notice(`${t("call_refused")}: ${data.message || response.status}`);
+        return;
+      }
+      // The card arrives on the live connection (maybe before this answer); until then, a placeholder.
+      if (!pops.has(data.call_id)) {
+        showPop({ type: "pop", call: data.call_id, state: "ringing_you", caller: data.phone, customer: null }, false);
+      }
+    } catch {
+      notice(t("call_refused"));
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   function notice(text) {
     const p = el("p", "live-notice", text);
+    p.setAttribute("role", "alert");
     box.prepend(p);
+    setTimeout(() => p.remove(), 15000);
   }
 
   connect();
