@@ -167,12 +167,27 @@ async def find_by_phone(pool: Pool, raw_phone: str, *, default_region: str = "RU
     return None if row is None else _customer(row)
 
 
+#: A number is found by its last digits from this many on (fewer match too many customers to be useful).
+MIN_TAIL_DIGITS = 7
+_NUMBER_CHARS = frozenset("0123456789 +-().")
+
+
+def fold_yo(text: str) -> str:
+    """Lower case with ё read as е, as the stored `name_search` is (migration 0012)."""
+    return text.lower().replace("ё", "е")
+
+
+def _looks_like_number(query: str) -> bool:
+    return all(ch in _NUMBER_CHARS for ch in query)
+
+
 async def search_customers(pool: Pool, query: str, viewer: Manager, *, limit: int = 20, offset: int = 0,
                            default_region: str = "RU") -> Page:
     """Search by phone (any format), order number, or name words; newest first; role-scoped.
 
     A query that parses as a phone is an exact, indexed lookup. Otherwise the order
-    number is tried, then every word must occur in the name (trigram index).
+    number is tried, then the last digits of a phone (7 or more: `45-67-890`), then every word
+    must occur in the name (trigram index), ё and е alike.
     """
     limit = max(1, min(limit, SEARCH_LIMIT_MAX))
     offset = max(0, offset)
@@ -182,7 +197,9 @@ async def search_customers(pool: Pool, query: str, viewer: Manager, *, limit: in
 
     if not viewer.sees_everything:
         conditions.append(OPERATOR_SCOPE.format(p=arg(viewer.id)))
-    e164 = try_normalize_phone(query, default_region) if sum(ch.isdigit() for ch in query) >= 7 else None
+    digits = "".join(ch for ch in query if ch.isdigit())
+    e164 = try_normalize_phone(query, default_region) if len(digits) >= MIN_TAIL_DIGITS else None
+    tail = digits if e164 is None and len(digits) >= MIN_TAIL_DIGITS and _looks_like_number(query) else None
     by_name = False
     if not query:
         pass
@@ -192,9 +209,12 @@ async def search_customers(pool: Pool, query: str, viewer: Manager, *, limit: in
         order_customer = await pool.fetchval("SELECT customer_id FROM orders WHERE number = $1", query)
         if order_customer is not None:
             conditions.append(f"c.id = {arg(order_customer)}")
+        elif tail is not None:  # the last digits of a number: any phone ending with them
+            conditions.append(f"c.id IN (SELECT customer_id FROM customer_phones "
+                              f"WHERE reverse(e164) LIKE {arg(tail[::-1] + '%')})")
         else:
             by_name = True
-            for word in query.lower().split()[:5]:
+            for word in fold_yo(query).split()[:5]:
                 escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 conditions.append(f"c.name_search LIKE {arg('%' + escaped + '%')}")
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""

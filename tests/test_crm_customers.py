@@ -199,6 +199,23 @@ async def test_search_by_phone_order_number_and_name_words(pool: Pool, make_mana
     assert len(await _found(pool, "", head)) == 4
 
 
+async def test_search_reads_yo_as_ye_and_finds_a_phone_by_its_last_digits(pool: Pool, make_manager: MakeManager
+                                                                         ) -> None:
+    head = await make_manager("supervisor")
+    semyon = await customers.create_customer(pool, CustomerInput(name="Семён Пётрович", phones=("+79161234567",)))
+    semen = await customers.create_customer(pool, CustomerInput(name="Семен Ершов", phones=("+79037654321",)))
+    assert await _found(pool, "семен", head) == [semen.id, semyon.id]
+    assert await _found(pool, "Семён", head) == [semen.id, semyon.id]
+    assert await _found(pool, "петрович", head) == [semyon.id]
+    # The last 7 or more digits, in any grouping, find the number; fewer are a name search (nothing here).
+    assert await _found(pool, "123-45-67", head) == [semyon.id]
+    assert await _found(pool, "654 321", head) == []
+    assert await _found(pool, "37654321", head) == [semen.id]
+    # An order number made of digits is still an order number.
+    await orders.create_order(pool, OrderInput(number="7654321", customer_id=semyon.id, total="1"), None)
+    assert await _found(pool, "7654321", head) == [semyon.id]
+
+
 async def test_search_scoping_operator_sees_own_and_unassigned(pool: Pool, make_manager: MakeManager) -> None:
     owner = await make_manager("operator")
     other = await make_manager("operator")
