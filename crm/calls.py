@@ -496,7 +496,7 @@ def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...], transfers: tuple[CallT
         transfer_kind=row["transfer_kind"],
         transferred_to=row["transferred_to"], legs=legs, route=_route(row), closed_by=row["closed_by"],
         recovered=row["recovered"], transfers=transfers, caller_name=row["caller_name"],
-        caller_presentation=row["caller_presentation"], task_id=row["task_id"])
+        caller_presentation=row["caller_presentation"], task_id=row["task_id"], disposition=row["disposition"])
 
 
 async def _with_legs(pool: Pool, rows: list[asyncpg.Record]) -> list[Call]:

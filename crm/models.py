@@ -264,6 +264,8 @@ class Call:
     caller_presentation: str = ""
     #: The task a click-to-call was placed from (its order is `order_id`).
     task_id: int | None = None
+    #: The operator's call result (a `call_dispositions` code), None until given.
+    disposition: str | None = None
 
 
 # ---- routing configuration (crm/routing_data.py) ------------------------------------------------------------

@@ -87,6 +87,16 @@ async def test_the_operator_sees_the_caller_before_answering_and_the_journal_upd
     await expect(page.locator("#journal")).to_contain_text("Иванова Мария")
     assert await page.evaluate("window.__notReloaded") is True
 
+    # After the call: its result and a note, from the pop.
+    form = pop.locator(".pop-result")
+    await expect(form).to_be_visible()
+    await form.locator("select").select_option(label="консультация")
+    await form.locator("textarea").fill("Спрашивала про доставку")
+    await form.locator("button[type=submit]").click()
+    await expect(form.locator(".pop-result-status")).to_have_text("Сохранено")
+    assert await pool.fetchval("SELECT disposition FROM calls WHERE linkedid = $1", facts[0].call_id) == "consultation"
+    assert await pool.fetchval("SELECT body FROM notes WHERE customer_id = $1", customer.id) == "Спрашивала про доставку"
+
     # Boris gets his own call, and only it: had Anna's reached him, it would have come first.
     lid = "1795346000.5"
     await panel.feed([cf.CallStarted(call_id=lid, at=T0 + 60, direction=cf.Direction.INBOUND,

@@ -62,7 +62,30 @@ def paths() -> dict[str, Any]:
             "default": {"$ref": "#/components/responses/Error"},
         },
     }}
-    return {"/api/v1/calls/originate": originate, "/api/v1/calls": {"get": {
+    errors = {"400": {"$ref": "#/components/responses/E400"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+              "403": {"$ref": "#/components/responses/E403"}, "404": {"$ref": "#/components/responses/E404"},
+              "413": {"$ref": "#/components/responses/E413"}, "415": {"$ref": "#/components/responses/E415"},
+              "422": {"$ref": "#/components/responses/E422"}, "default": {"$ref": "#/components/responses/Error"}}
+    result = {"post": {
+        "operationId": "recordCallResult", "tags": ["calls"],
+        "parameters": [{"name": "linkedid", "in": "path", "required": True, "description": "The call's `linkedid`.",
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}}],
+        "summary": "What the call came to: a call result code, a note on the customer, a follow-up task for you.",
+        "description": "Only someone the call involved (took it, placed it, or was rung) or a supervisor may.",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CallResultInput")}}},
+        "responses": {"200": {"description": "Recorded.",
+                              "content": {"application/json": {"schema": ref("CallResultRecorded")}}}, **errors},
+    }}
+    dispositions = {"get": {
+        "operationId": "listCallDispositions", "tags": ["calls"],
+        "summary": "The call result codes an admin defined, in their order.",
+        "responses": {"200": {"description": "The active codes.",
+                              "content": {"application/json": {"schema": ref("CallDispositionList")}}},
+                      "401": {"$ref": "#/components/responses/Unauthorized"},
+                      "default": {"$ref": "#/components/responses/Error"}},
+    }}
+    return {"/api/v1/calls/originate": originate, "/api/v1/calls/{linkedid}/result": result,
+            "/api/v1/call-dispositions": dispositions, "/api/v1/calls": {"get": {
         "operationId": "listCalls", "tags": ["calls"], "parameters": params,
         "summary": "Call records newest first, with their legs; operators see only calls they took, placed, "
                    "or that rang them.",
@@ -121,6 +144,8 @@ def schemas() -> dict[str, Schema]:
                                      "perezvon had been stopped or cut off from the AMI (the call was not seen live, "
                                      "or not to its end); `hung_up_by` is then null: CDR does not say."},
         "task_id": nullable("integer", description="The task a click-to-call was placed from."),
+        "disposition": nullable("string", description="The operator's call result: a code of "
+                                                      "`GET /api/v1/call-dispositions`; null until given."),
         "route": {"oneOf": [ref("CallRoute"), {"type": "null"}],
                   "description": "Why routing sent the call where it went; null when routing never saw it "
                                  "(outbound, internal, older calls)."},
@@ -150,7 +175,24 @@ def schemas() -> dict[str, Schema]:
         "extension": text, "phone": {"type": "string", "description": "The number dialled, E.164."},
         "state": {"enum": ["ringing_you"]},
     }
+    result_input: dict[str, Schema] = {
+        "disposition": nullable("string", pattern="^[a-z][a-z0-9_]{0,31}$"),
+        "note": nullable("string", maxLength=5000),
+        "task": {"oneOf": [ref("FollowUpInput"), {"type": "null"}]},
+    }
+    follow_up: dict[str, Schema] = {
+        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+        "due_at": nullable("string", format="date-time"), "kind": {"enum": ["callback", "follow_up"]},
+    }
+    recorded: dict[str, Schema] = {"disposition": nullable("string"), "note_id": nullable("integer"),
+                                   "task_id": nullable("integer")}
+    disposition: dict[str, Schema] = {"code": text, "title_ru": text, "title_en": text}
     return {
+        "CallResultInput": obj(result_input, ()),
+        "FollowUpInput": obj(follow_up, ("title",)),
+        "CallResultRecorded": obj(recorded, tuple(recorded)),
+        "CallDisposition": obj(disposition, tuple(disposition)),
+        "CallDispositionList": obj({"items": {"type": "array", "items": ref("CallDisposition")}}, ("items",)),
         "OriginateRequest": obj(originate_request, ()),
         "OriginateAccepted": obj(accepted, tuple(accepted)),
         "CallLeg": obj(leg, tuple(leg)),

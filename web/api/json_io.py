@@ -153,6 +153,19 @@ class Body:
     def has(self, name: str) -> bool:
         return name in self._data
 
+    def opt_object(self, name: str, fields: Collection[str]) -> Body | None:
+        """A nested object with its own allowed `fields`; None when absent or null."""
+        value = self._data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise invalid(f"{self._prefix}{name}: an object")
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise ApiError(422, UNKNOWN_FIELD, f"{self._prefix}{name}: unknown field(s): "
+                           f"{', '.join(repr(n[:40]) for n in unknown[:5])}; allowed: {', '.join(sorted(fields))}")
+        return Body(value, prefix=f"{self._prefix}{name}.")
+
     def _get(self, name: str, default: Any) -> Any:
         if name not in self._data:
             if default is None:

@@ -8,7 +8,19 @@ from decimal import Decimal
 import aiohttp_jinja2
 from aiohttp import web
 
-from web.pages import account, calls, customers, home, locale, managers_admin, orders, pbx_gaps, presence, routing_admin
+from web.pages import (
+    account,
+    calls,
+    customers,
+    dispositions_admin,
+    home,
+    locale,
+    managers_admin,
+    orders,
+    pbx_gaps,
+    presence,
+    routing_admin,
+)
 from web.pages import tasks as task_pages
 from web.pages.forms import shop_zone
 
@@ -53,6 +65,7 @@ def setup(app: web.Application) -> None:
     orders.setup(app)
     task_pages.setup(app)
     managers_admin.setup(app)
+    dispositions_admin.setup(app)
     calls.setup(app)
     pbx_gaps.setup(app)
     routing_admin.setup(app)

@@ -127,7 +127,75 @@
       if (c.new) actions.append(" ", link(c.edit_url, t("rename"), "button"), " ", link(c.new_order_url, t("new_order"), "button"));
     }
     node.append(actions);
+    node.append(resultForm(data.call));
     return node;
+  }
+
+  // --- the call result, a note and a task, during or after the call -------------------------------
+  let dispositions = null;
+  async function loadDispositions() {
+    if (!dispositions) {
+      dispositions = fetch("/api/v1/call-dispositions", { credentials: "same-origin" })
+        .then((r) => (r.ok ? r.json() : { items: [] })).then((d) => d.items || []).catch(() => []);
+    }
+    return dispositions;
+  }
+
+  function resultForm(callId) {
+    const form = el("form", "pop-result");
+    form.hidden = true;
+    const select = el("select");
+    select.name = "disposition";
+    select.setAttribute("aria-label", t("result"));
+    select.append(new Option(t("result_none"), ""));
+    loadDispositions().then((items) => {
+      const ru = document.documentElement.lang !== "en";
+      for (const d of items) select.append(new Option(ru ? d.title_ru : d.title_en, d.code));
+    });
+    const note = el("textarea");
+    note.name = "note";
+    note.maxLength = 5000;
+    note.rows = 2;
+    note.placeholder = t("quick_note");
+    const taskBox = el("label", "pop-make-task");
+    const makeTask = el("input");
+    makeTask.type = "checkbox";
+    taskBox.append(makeTask, ` ${t("make_task")}`);
+    const title = el("input");
+    title.value = t("default_task_title");
+    title.maxLength = 200;
+    title.setAttribute("aria-label", t("task_title"));
+    const due = el("input");
+    due.type = "datetime-local";
+    due.setAttribute("aria-label", t("task_due"));
+    const save = el("button", "", t("save"));
+    save.type = "submit";
+    const status = el("span", "pop-result-status");
+    form.append(select, note, taskBox, title, due, save, status);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = {};
+      if (select.value) body.disposition = select.value;
+      if (note.value.trim()) body.note = note.value;
+      if (makeTask.checked) body.task = { title: title.value, due_at: due.value ? new Date(due.value).toISOString() : null };
+      const csrf = document.querySelector('meta[name="csrf-token"]');
+      save.disabled = true;
+      try {
+        const response = await fetch(`/api/v1/calls/${encodeURIComponent(callId)}/result`, {
+          method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.content : "" },
+        });
+        const data = await response.json().catch(() => ({}));
+        status.textContent = response.ok ? t("saved") : (data.message || String(response.status));
+        status.className = response.ok ? "pop-result-status ok" : "pop-result-status error";
+        if (response.ok) { note.value = ""; makeTask.checked = false; }
+      } catch {
+        status.textContent = t("call_refused");
+      } finally {
+        save.disabled = false;
+      }
+    });
+    return form;
   }
 
   function showPop(data, fresh) {
@@ -157,6 +225,8 @@
       title = `${title} · ${m}:${s}`;
     }
     pop.node.querySelector(".pop-title").textContent = title;
+    const form = pop.node.querySelector(".pop-result");
+    if (form) form.hidden = !["in_call", "connected", "ended"].includes(state);
   }
 
   // --- attention when the tab is in the background ----------------------------------------------
