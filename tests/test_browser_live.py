@@ -95,7 +95,8 @@ async def test_the_operator_sees_the_caller_before_answering_and_the_journal_upd
     await form.locator("button[type=submit]").click()
     await expect(form.locator(".pop-result-status")).to_have_text("Сохранено")
     assert await pool.fetchval("SELECT disposition FROM calls WHERE linkedid = $1", facts[0].call_id) == "consultation"
-    assert await pool.fetchval("SELECT body FROM notes WHERE customer_id = $1", customer.id) == "Спрашивала про доставку"
+    note = await pool.fetchval("SELECT body FROM notes WHERE customer_id = $1", customer.id)
+    assert note == "Спрашивала про доставку"
 
     # Boris gets his own call, and only it: had Anna's reached him, it would have come first.
     lid = "1795346000.5"
