@@ -140,7 +140,7 @@ def _item_out(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def _order(row: asyncpg.Record) -> Order:
+def order_from_row(row: asyncpg.Record) -> Order:
     return Order(
         id=row["id"], number=row["number"], customer_id=row["customer_id"], customer_name=row["customer_name"],
         manager_id=row["manager_id"], manager_name=row["manager_name"], channel=row["channel"],
@@ -284,18 +284,18 @@ async def get_order(pool: Pool, order_id: int, viewer: Manager | None = None) ->
                                           row["customer_id"])
         if responsible not in (None, viewer.id) and row["manager_id"] != viewer.id:
             raise AccessDenied("this order belongs to another manager's customer")
-    return _order(row)
+    return order_from_row(row)
 
 
 async def get_order_by_number(pool: Pool, number: str) -> Order | None:
     row = await pool.fetchrow(SELECT_ORDER + " WHERE o.number = $1", number)
-    return None if row is None else _order(row)
+    return None if row is None else order_from_row(row)
 
 
 async def list_customer_orders(pool: Pool, customer_id: int, limit: int = 100) -> list[Order]:
     rows = await pool.fetch(SELECT_ORDER + " WHERE o.customer_id = $1 ORDER BY o.created_at DESC, o.id DESC LIMIT $2",
                             customer_id, limit)
-    return [_order(r) for r in rows]
+    return [order_from_row(r) for r in rows]
 
 
 async def status_history(pool: Pool, order_id: int) -> list[StatusChange]:

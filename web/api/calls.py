@@ -22,7 +22,7 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
 
-def _day(request: web.Request, name: str, zone: tzinfo) -> datetime | None:
+def day_param(request: web.Request, name: str, zone: tzinfo) -> datetime | None:
     raw = request.query.get(name, "")
     if not raw:
         return None
@@ -35,21 +35,22 @@ def _day(request: web.Request, name: str, zone: tzinfo) -> datetime | None:
     return day
 
 
-def _since(request: web.Request, zone: tzinfo) -> datetime | None:
+def moment_param(request: web.Request, zone: tzinfo, name: str = "since") -> datetime | None:
     """An ISO 8601 moment; a date alone or a time without an offset is read in the shop's zone."""
-    raw = request.query.get("since", "")
+    raw = request.query.get(name, "")
     if not raw:
         return None
     try:
         moment = datetime.fromisoformat(raw) if len(raw) > 10 else datetime.combine(date.fromisoformat(raw), time())
     except ValueError:
-        raise invalid(f"since: not an ISO 8601 date-time: {raw[:40]!r}") from None
+        raise invalid(f"{name}: not an ISO 8601 date-time: {raw[:40]!r}") from None
     if not year_in_range(moment):
-        raise invalid(f"since: a date between {MIN_YEAR} and {MAX_YEAR}")
+        raise invalid(f"{name}: a date between {MIN_YEAR} and {MAX_YEAR}")
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 
-def _manager(request: web.Request) -> int | None:
+def manager_param(request: web.Request) -> int | None:
+    """`manager`: a manager id or `me`; None when absent."""
     raw = request.query.get("manager", "")
     if raw == "":
         return None
@@ -63,15 +64,15 @@ def _manager(request: web.Request) -> int | None:
 def call_filter(request: web.Request) -> CallFilter:
     """The filters from the query string; a wrong value is a 422 naming the parameter."""
     zone = shop_zone(request.app)
-    starts = [d for d in (_day(request, "from", zone), _since(request, zone)) if d is not None]
-    to_day = _day(request, "to", zone)
+    starts = [d for d in (day_param(request, "from", zone), moment_param(request, zone)) if d is not None]
+    to_day = day_param(request, "to", zone)
     phone = request.query.get("phone", "")
     return CallFilter(
         started_from=max(starts) if starts else None,
         started_before=None if to_day is None else to_day + timedelta(days=1),
         outcome=query_choice(request, "outcome", CALL_OUTCOMES),
         direction=query_choice(request, "direction", CALL_DIRECTIONS),
-        manager_id=_manager(request), phone=phone or None)
+        manager_id=manager_param(request), phone=phone or None)
 
 
 async def list_calls(request: web.Request) -> web.Response:

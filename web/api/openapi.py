@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from crm.errors import CrmError
+from crm.models import SALES_CHANNELS
 from web.api import calls_openapi
 from web.api.json_io import API_ERRORS, MAX_ID, MAX_OFFSET, json_response
 from web.api.openapi_schemas import Schema, ref, schemas
@@ -115,6 +116,24 @@ def _paths() -> dict[str, Any]:
                          body=_body("CustomerPatch"), errors=(*body_errors, "403", "404", "409")),
         },
         "/api/v1/orders": {
+            "get": _op("listOrders", "Find orders, newest first; with `updated_since`, oldest change first (sync).",
+                       {"200": _ok("A page of orders.", ref("OrderPage"))}, tag="orders", errors=("422",),
+                       params=[_query("number", "The order number, exactly.", {"type": "string", "maxLength": 64}),
+                               _query("status", "A status code of the workflow.",
+                                      {"type": "string", "pattern": "^[A-Za-z0-9_]{1,32}$"}),
+                               _query("manager", "The order's manager: an id, `me`, or `none` (unassigned).",
+                                      {"type": "string", "pattern": "^([0-9]+|me|none)$"}),
+                               _query("customer", "The customer's id.", {"type": "integer", "minimum": 1}),
+                               _query("channel", "The sales channel.", {"enum": list(SALES_CHANNELS)}),
+                               _query("from", "Created on or after this day (shop's time zone).",
+                                      {"type": "string", "format": "date"}),
+                               _query("to", "Created on or before this day (shop's time zone).",
+                                      {"type": "string", "format": "date"}),
+                               _query("updated_since", "Changed at or after this moment (ISO 8601).",
+                                      {"type": "string"}),
+                               _query("overdue", "Only open orders past their status's time limit.",
+                                      {"type": "boolean"}),
+                               *_paging(200, 50)]),
             "post": _op("createOrder", "Create an order; an unknown customer phone creates the customer too.",
                         {"201": _ok("Created.", ref("Order"), created=True)}, tag="orders",
                         body=_body("OrderCreate"), errors=(*body_errors, "403", "409")),

@@ -186,6 +186,16 @@ def schemas(error_slugs: list[str]) -> dict[str, Schema]:
             ("title",)),
         "TaskComplete": obj({"result_note": _string(5000)}),
         "TaskPage": _page("Task"),
+        "OrderSummary": obj({
+            "id": id_schema(), "number": {"type": "string"}, "customer_id": id_schema(),
+            "customer_name": {"type": "string"},
+            "manager_id": nullable("integer"), "manager_name": nullable("string"),
+            "channel": {"enum": list(SALES_CHANNELS)}, "items": {"type": "array", "items": ref("OrderItem")},
+            "total": money_out(), "currency": {"type": "string"}, "status": {"type": "string"},
+            "status_changed_at": date_time(), "created_at": date_time(), "updated_at": date_time()},
+            ("id", "number", "customer_id", "status", "total", "currency", "status_changed_at", "updated_at"),
+            closed=False, description="An order in a list (GET /api/v1/orders/{id} adds history and next statuses)."),
+        "OrderPage": _page("OrderSummary"),
     }
 
 

@@ -16,6 +16,7 @@ from web.pages import (
     home,
     locale,
     managers_admin,
+    order_list,
     orders,
     pbx_gaps,
     presence,
@@ -63,6 +64,7 @@ def setup(app: web.Application) -> None:
     presence.setup(app)
     customers.setup(app)
     orders.setup(app)
+    order_list.setup(app)
     task_pages.setup(app)
     managers_admin.setup(app)
     dispositions_admin.setup(app)

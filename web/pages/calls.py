@@ -23,7 +23,7 @@ from web.render import render
 PAGE_SIZE = 50
 
 
-def _day(raw: str, zone: tzinfo, label: str, errors: list[str]) -> datetime | None:
+def form_day(raw: str, zone: tzinfo, label: str, errors: list[str]) -> datetime | None:
     """Midnight of a `YYYY-MM-DD` day in the shop's zone; a bad value is reported and ignored."""
     raw = raw.strip()
     if not raw:
@@ -44,8 +44,8 @@ def journal_filter(request: web.Request, user: Manager) -> tuple[CallFilter, dic
     query = request.query
     zone = shop_zone(request.app)
     errors: list[str] = []
-    started_from = _day(query.get("from", ""), zone, "from", errors)
-    to_day = _day(query.get("to", ""), zone, "to", errors)
+    started_from = form_day(query.get("from", ""), zone, "from", errors)
+    to_day = form_day(query.get("to", ""), zone, "to", errors)
     outcome = next((o for o in CALL_OUTCOMES if o == query.get("outcome")), None)
     direction = next((d for d in CALL_DIRECTIONS if d == query.get("direction")), None)
     manager_raw = query.get("manager", "")
