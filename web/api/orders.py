@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crm import customers, orders
+from crm import customers, distribution, orders
 from crm.database import Pool
 from crm.errors import AccessDenied, NotFound
 from crm.models import SALES_CHANNELS, Manager, Order
@@ -69,6 +69,8 @@ async def create_order(request: web.Request) -> web.Response:
         if existing is not None and not customers.can_see(viewer, existing):
             raise AccessDenied("this phone belongs to another manager's customer")
     order = await orders.create_order(pool, data, viewer.id, default_region=default_region(request))
+    if order.manager_id is None and await distribution.distribute(pool, order.id) is not None:
+        order = await orders.get_order(pool, order.id)  # given to a manager by the distribution rules
     return await _respond(request, order, 201, {"Location": f"/api/v1/orders/{order.id}"})
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crm import customers, orders
+from crm import customers, distribution, orders
 from crm.errors import Conflict, ForbiddenTransition, InvalidInput
 from crm.models import SALES_CHANNELS, Order, SalesChannel
 from crm.orders import OrderInput
@@ -29,9 +29,11 @@ def _int_param(request: web.Request, name: str) -> int:
 async def render_order(request: web.Request, order: Order, extra: dict[str, Any] | None = None, *,
                        status: int = 200) -> web.Response:
     pool = request.app[POOL]
-    history, changes, workflow = await asyncio.gather(orders.status_history(pool, order.id),
-                                                      orders.order_changes(pool, order.id), orders.load_workflow(pool))
+    history, changes, workflow, given = await asyncio.gather(
+        orders.status_history(pool, order.id), orders.order_changes(pool, order.id), orders.load_workflow(pool),
+        distribution.assignments(pool, order.id))
     context: dict[str, Any] = {"order": order, "history": history, "changes": changes, "workflow": workflow,
+                               "assignments": given,
                                "next_statuses": workflow.next_statuses(order.status), "error": None}
     context.update(extra or {})
     return render("orders/view.html", request, context, status=status)

@@ -16,13 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
-from crm import managers, orders, routing_data
+from crm import distribution, managers, orders, routing_data
 from crm.errors import Conflict, InvalidInput
 from crm.models import CUSTOMER_KINDS, SALES_CHANNELS, STICKY_SOURCES, Manager, RoutingGroup, RoutingRule
 from crm.models import RoutingSchedule as Schedule
 from web.keys import CATALOGUES, POOL, require_role
 from web.pages import routing_forms as rf
-from web.pages.forms import Form, path_int, redirect, text
+from web.pages.forms import Form, checkbox, path_int, redirect, text
 from web.render import locale_of, render
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ async def render_overview(request: web.Request, extra: dict[str, Any] | None = N
         "active_managers": [m for m in staff if m.active], "statuses": workflow.statuses,
         "channels": SALES_CHANNELS, "sticky_sources": STICKY_SOURCES,
         "settings_values": rf.settings_values(settings), "urgent_values": set(urgent),
+        "distribute_orders": await distribution.is_enabled(pool),
         "caps_values": {str(m.id): str(m.max_concurrent_calls) for m in staff},
         "number_values": {"did": "", "channel": "site", "label": ""},
         "holiday_values": {"schedule_id": None, "day": "", "note": ""}, "error": None, "error_section": None,
@@ -300,6 +301,7 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         await routing_data.update_routing_settings(request.app[POOL], rf.settings_input(form))
+        await distribution.set_enabled(request.app[POOL], checkbox(form, "distribute_orders"))
     except Refusal as exc:
         return await _refused(request, "settings", exc, {"settings_values": rf.settings_submitted(form)})
     raise redirect("/routing#settings")
