@@ -73,8 +73,8 @@ async def test_the_pop_reaches_the_rung_operator_before_answer_and_nobody_else(
         await other.close()
 
 
-async def _csrf(session: aiohttp.ClientSession, panel: LivePanel) -> str:
-    html = await (await session.get(panel.client.make_url("/login"))).text()
+async def _csrf(session: aiohttp.ClientSession, panel: LivePanel, path: str = "/login") -> str:
+    html = await (await session.get(panel.client.make_url(path))).text()
     marker = 'name="_csrf" value="'
     start = html.index(marker) + len(marker)
     return html[start:html.index('"', start)]
@@ -175,3 +175,26 @@ async def test_a_hostile_caller_id_name_arrives_bounded_and_as_data(panel: LiveP
         pop = await message_of_type(ws, "pop")
     assert len(pop["caller_name"]) <= 80
     assert "<" not in pop["caller_name"] and "\x07" not in pop["caller_name"] and "\x1b" not in pop["caller_name"]
+
+
+async def test_a_new_task_and_a_presence_change_refresh_the_supervisors_tabs(
+        panel: LivePanel, make_manager: MakeManager) -> None:
+    anna = await make_manager("operator", extensions=("101",))
+    head = await make_manager("supervisor")
+    await login(panel.client, head)
+    other = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        await other.post(panel.client.make_url("/login"), data={
+            "login": anna.login, "password": "correct-horse-battery", "_csrf": await _csrf(other, panel)})
+        csrf = (await _csrf(other, panel, "/"))
+        async with panel.client.ws_connect("/live") as ws:
+            await next_message(ws)
+            await other.post(panel.client.make_url("/presence"), data={"presence": "away", "next": "/",
+                                                                      "_csrf": csrf})
+            assert (await next_message(ws))["type"] == "presence.changed"
+            created = await other.post(panel.client.make_url("/api/v1/tasks"), headers={"X-CSRF-Token": csrf},
+                                       json={"kind": "callback", "title": "Перезвонить"})
+            assert created.status == 201
+            assert (await next_message(ws))["type"] == "tasks.changed"
+    finally:
+        await other.close()

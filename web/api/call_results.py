@@ -14,6 +14,7 @@ from crm.call_results import FollowUp
 from crm.models import TaskKind
 from web.api.json_io import Body, json_response
 from web.keys import POOL, current_user
+from web.live import announce
 
 FIELDS = ("disposition", "note", "task")
 TASK_FIELDS = ("title", "due_at", "kind")
@@ -41,6 +42,8 @@ async def record_result(request: web.Request) -> web.Response:
     result = await call_results.record_result(
         request.app[POOL], request.match_info["linkedid"], user, disposition=body.opt_text("disposition"),
         note=body.opt_text("note"), follow_up=_follow_up(body))
+    if result.task is not None:
+        await announce.tasks_changed(request.app, result.task.assignee_id)
     return json_response({"disposition": result.disposition,
                           "note_id": result.note.id if result.note else None,
                           "task_id": result.task.id if result.task else None})

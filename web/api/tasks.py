@@ -11,6 +11,7 @@ from web.api.customers import check_customer_ref
 from web.api.json_io import MAX_ID, Body, invalid, json_response, page_response, paging, path_id, query_choice
 from web.api.orders import check_order_ref
 from web.keys import POOL, current_user
+from web.live import announce
 
 CREATE_FIELDS = ("kind", "title", "customer_id", "order_id", "assignee_id", "due_at")
 COMPLETE_FIELDS = ("result_note",)
@@ -56,6 +57,7 @@ async def create_task(request: web.Request) -> web.Response:
     if data.order_id is not None:
         await check_order_ref(pool, data.order_id, viewer)
     task = await tasks.create_task(pool, data, viewer.id)
+    await announce.tasks_changed(request.app, task.assignee_id)
     return json_response(task, status=201, headers={"Location": f"/api/v1/tasks/{task.id}"})
 
 
@@ -63,6 +65,7 @@ async def complete_task(request: web.Request) -> web.Response:
     body = await Body.read(request, COMPLETE_FIELDS, allow_empty=True)
     task = await tasks.close_task(request.app[POOL], path_id(request), current_user(request),
                                   result_note=body.text("result_note", ""))
+    await announce.tasks_changed(request.app, task.assignee_id)
     return json_response(task)
 
 

@@ -7,6 +7,7 @@ from aiohttp import web
 from crm import managers
 from crm.models import PRESENCES
 from web.keys import POOL, current_user
+from web.live import announce
 from web.pages.forms import redirect, safe_next, text
 
 
@@ -18,6 +19,7 @@ async def set_presence(request: web.Request) -> web.StreamResponse:
     if presence is None:
         raise web.HTTPUnprocessableEntity(text="presence must be online, away or offline")
     await managers.set_presence(request.app[POOL], user.id, presence)
+    await announce.presence_changed(request.app, user.id)
     raise redirect(safe_next(text(form, "next", "/")))
 
 

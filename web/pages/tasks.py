@@ -15,6 +15,7 @@ from crm.errors import InvalidInput
 from crm.models import TASK_KINDS, TASK_STATUSES, Manager, TaskKind, TaskStatus
 from crm.tasks import TaskFilter, TaskInput
 from web.keys import POOL, current_user
+from web.live import announce
 from web.pages.customers import render_card
 from web.pages.forms import (
     optional_int,
@@ -71,7 +72,9 @@ async def complete(request: web.Request) -> web.StreamResponse:
     task_id = path_int(request, "task_id")
     form = await request.post()
     outcome: TaskStatus = "cancelled" if text(form, "outcome") == "cancelled" else "done"
-    await tasks.close_task(request.app[POOL], task_id, user, status=outcome, result_note=text(form, "result_note"))
+    closed = await tasks.close_task(request.app[POOL], task_id, user, status=outcome,
+                                    result_note=text(form, "result_note"))
+    await announce.tasks_changed(request.app, closed.assignee_id, user.id)
     raise redirect(safe_next(text(form, "next", "/tasks"), "/tasks"))
 
 
@@ -87,10 +90,11 @@ async def create_for_customer(request: web.Request) -> web.StreamResponse:
         kind: TaskKind | None = next((k for k in TASK_KINDS if k == values["kind"]), None)
         if kind is None:
             raise InvalidInput(f"kind must be one of {', '.join(TASK_KINDS)}")
-        await tasks.create_task(pool, TaskInput(
+        task = await tasks.create_task(pool, TaskInput(
             kind=kind, title=values["title"], customer_id=customer.id,
             assignee_id=optional_int(form, "assignee_id", "assignee"),
             due_at=parse_local_datetime(values["due_at"], shop_zone(request.app), "due")), user.id)
+        await announce.tasks_changed(request.app, task.assignee_id)
     except InvalidInput as exc:
         return await render_card(request, customer.id, {"task_error": exc.message, "task_values": values},
                                  status=422)

@@ -48,6 +48,8 @@
       case "pop": showPop(message, true); break;
       case "pop.state": setState(message); break;
       case "calls.changed": refresh("calls"); break;
+      case "tasks.changed": refresh("tasks"); break;
+      case "presence.changed": refresh("presence"); break;
       default: break;
     }
   }
