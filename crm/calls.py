@@ -180,13 +180,14 @@ def customer_number_of(direction: str, caller: str | None, dialled: str | None, 
     return None
 
 
-async def _customer_for_number(conn: Connection, e164: str, *, create: bool = True) -> int | None:
+async def _customer_for_number(conn: Connection, e164: str, *, create: bool = True,
+                               call_id: int | None = None) -> int | None:
     """The id of the customer owning `e164`, creating the "new contact" when nobody does (and `create`)."""
     owner: int | None = await conn.fetchval("SELECT customer_id FROM customer_phones WHERE e164 = $1", e164)
     if owner is not None or not create:
         return owner
-    new_id: int = await conn.fetchval("INSERT INTO customers (name) VALUES ($1) RETURNING id",
-                                      NEW_CONTACT_NAME.format(phone=format_phone(e164)))
+    new_id: int = await conn.fetchval("INSERT INTO customers (name, created_by_call) VALUES ($1, $2) RETURNING id",
+                                      NEW_CONTACT_NAME.format(phone=format_phone(e164)), call_id)
     # A concurrent writer holding the same number makes this wait for it, then do nothing.
     owner = await conn.fetchval(
         "INSERT INTO customer_phones (e164, customer_id) VALUES ($1, $2) ON CONFLICT (e164) DO NOTHING "
@@ -210,7 +211,8 @@ async def _link_customer(conn: Connection, call_id: int, raw_number: str | None,
     if row is None or row["customer_id"] is not None:
         return
     # A hidden number links to a customer the shop already has, but never becomes a new contact.
-    customer_id = await _customer_for_number(conn, e164, create=row["caller_presentation"] not in HIDDEN)
+    customer_id = await _customer_for_number(conn, e164, create=row["caller_presentation"] not in HIDDEN,
+                                             call_id=call_id)
     if customer_id is None:
         return
     await conn.execute("UPDATE calls SET customer_id = $2 WHERE id = $1 AND customer_id IS NULL", call_id, customer_id)
@@ -350,6 +352,16 @@ WHERE c.id = $1 AND c.order_id IS NULL AND c.customer_id IS NOT NULL
 """
 
 
+# The contact made for this call's unknown number gets the call's operator as its responsible manager.
+NEW_CONTACT_OWNER = """
+UPDATE customers cu SET responsible_manager_id = c.manager_id, updated_at = now()
+FROM calls c
+WHERE c.id = $1 AND cu.id = c.customer_id AND cu.created_by_call = c.id AND cu.responsible_manager_id IS NULL
+  AND c.outcome = 'answered' AND c.manager_id IS NOT NULL
+  AND (SELECT new_contact_owner FROM routing_settings) = 'answered'
+"""
+
+
 async def record_call_ended(pool: Pool, data: CallEnd, *, default_region: str = "RU") -> None:
     """The call is over: its outcome, who answered and hung up, durations; customer and order linked."""
     ring_s, talk_s = _seconds(data.ring_s), _seconds(data.talk_s)
@@ -372,6 +384,7 @@ async def record_call_ended(pool: Pool, data: CallEnd, *, default_region: str = 
         if data.direction in ("inbound", "outbound"):
             await _link_customer(conn, call_id, data.customer_number, default_region)
         await conn.execute(LINK_OPEN_ORDER, call_id)
+        await conn.execute(NEW_CONTACT_OWNER, call_id)
 
 
 RECORD_TALK_TIME = """

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm.models import CustomerKind, Role, RoutingGroup, RoutingNumber, RoutingRule, RoutingSchedule, RoutingSettings
+from crm.phones import format_phone
 from crm.routing_hours import is_open, schedule_for
 from crm.routing_names import caller_display_name, digits_only, normalize_did
 
@@ -62,6 +64,8 @@ class CallerOrder:
     number: str
     manager_id: int | None
     status: str
+    #: The status as people read it (Russian, English), for the explanation; the code when not loaded.
+    status_titles: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True)
@@ -157,37 +161,61 @@ class RouteDecision:
 # ---- the policy -----------------------------------------------------------------------------------------------
 
 _TEXT: Mapping[str, tuple[str, str]] = {
-    "closed": ("Нерабочее время по расписанию {sched}: {target}.",
-               "Outside working hours of schedule {sched}: {target}."),
-    "open": ("Рабочее время по расписанию {sched}.", "Within working hours of schedule {sched}."),
-    "no_schedule": ("Расписание не задано: звонки принимаются всегда.", "No schedule: always open."),
+    "closed": ("Сейчас нерабочее время по {sched}: {target}.", "Outside the working hours of {sched}: {target}."),
+    "open": ("Рабочее время по {sched}.", "Within the working hours of {sched}."),
+    "no_schedule": ("Расписание не задано: звонки принимаются всегда.", "No schedule: calls are taken at any time."),
+    "global_schedule": ("общему расписанию", "the shop's schedule"),
+    "number_schedule": ("расписанию номера {number}", "the schedule of {number}"),
     "unknown": ("Номер не найден среди клиентов.", "The number belongs to no customer."),
-    "known": ("Клиент #{id} {name}.", "Customer #{id} {name}."),
-    "urgent_ok": ("Срочный заказ {order} ({status}): его менеджер {mgr}.",
-                  "Urgent order {order} ({status}): its manager {mgr}."),
-    "urgent_no_mgr": ("Срочный заказ {order} ({status}) без менеджера.",
-                      "Urgent order {order} ({status}) has no manager."),
-    "urgent_busy": ("Срочный заказ {order} ({status}): менеджер {mgr} недоступен ({why}).",
-                    "Urgent order {order} ({status}): manager {mgr} is not available ({why})."),
-    "sticky_ok": ("{source} {mgr} доступен.", "{source} {mgr} is available."),
-    "sticky_busy": ("{source} {mgr} недоступен ({why}).", "{source} {mgr} is not available ({why})."),
-    "sticky_none": ("У клиента нет закреплённого менеджера.", "The customer has no assigned manager."),
-    "responsible": ("Ответственный менеджер", "Responsible manager"),
-    "last_order": ("Менеджер последнего заказа", "Manager of the latest order"),
-    "vip_ok": ("VIP-клиент: самый старший свободный VIP-менеджер {mgr}.",
-               "VIP customer: most senior available VIP manager {mgr}."),
-    "vip_none": ("VIP-клиент, но свободных VIP-менеджеров нет.", "VIP customer, but no VIP manager is available."),
-    "rule": ("Правило #{id} (позиция {pos}) → группа «{group}».", "Rule #{id} (position {pos}) -> group '{group}'."),
-    "no_rule": ("Ни одно правило не подошло: все операторы.", "No rule matched: all operators."),
-    "least_ok": ("Наименее загруженный свободный: {mgr} ({load} звонк., свободен с {idle}).",
-                 "Least loaded available: {mgr} ({load} calls, idle since {idle})."),
+    "known": ("Звонит клиент «{name}».", "The caller is the customer «{name}»."),
+    "urgent_ok": ("У клиента срочный заказ № {order} в статусе «{status}»: звонок идёт его менеджеру {mgr}.",
+                  "The customer has urgent order {order} in status «{status}»: the call goes to its manager {mgr}."),
+    "urgent_no_mgr": ("У клиента срочный заказ № {order} в статусе «{status}», но у заказа нет менеджера.",
+                      "The customer has urgent order {order} in status «{status}», but it has no manager."),
+    "urgent_busy": ("У клиента срочный заказ № {order} в статусе «{status}», но его менеджер {mgr} сейчас "
+                    "не может ответить: {why}.",
+                    "The customer has urgent order {order} in status «{status}», but its manager {mgr} cannot "
+                    "answer now: {why}."),
+    "sticky_ok": ("{source} — {mgr}, и он свободен.", "{source} is {mgr}, who is available."),
+    "sticky_busy": ("{source} — {mgr}, но сейчас не может ответить: {why}.",
+                    "{source} is {mgr}, who cannot answer now: {why}."),
+    "sticky_none": ("У клиента нет закреплённого менеджера.", "The customer has no manager of their own."),
+    "responsible": ("Ответственный менеджер клиента", "The customer's responsible manager"),
+    "last_order": ("Менеджер последнего заказа клиента", "The manager of the customer's latest order"),
+    "vip_ok": ("VIP-клиент: звонок идёт самому опытному свободному VIP-менеджеру — {mgr}.",
+               "VIP customer: the call goes to the most senior available VIP manager, {mgr}."),
+    "vip_none": ("VIP-клиент, но свободных VIP-менеджеров сейчас нет.", "VIP customer, but no VIP manager is free."),
+    "rule": ("Подошло правило маршрутизации{about}: звонок идёт группе «{group}».",
+             "A routing rule matched{about}: the call goes to the group «{group}»."),
+    "no_rule": ("Ни одно правило не подошло: звонок идёт всем операторам.",
+                "No routing rule matched: the call goes to all operators."),
+    "least_ok": ("Из свободных меньше всего занят {mgr}: звонков сейчас {load}, свободен с {idle}.",
+                 "Of those available, {mgr} is the least busy: {load} calls now, free since {idle}."),
     "ring_all": ("Группа звонит всем свободным сразу: {mgrs}.",
                  "The group rings every available member at once: {mgrs}."),
-    "nobody": ("Свободных менеджеров нет: очередь {queue}.", "Nobody is available: queue {queue}."),
-    "inactive": ("не активен или удалён", "inactive or deleted"),
-    "presence": ("статус «{presence}»", "presence '{presence}'"),
-    "unregistered": ("телефон не зарегистрирован", "phone not registered"),
-    "at_cap": ("на линии {load} из {cap}", "{load} of {cap} calls"),
+    "nobody": ("Свободных менеджеров нет: звонок ждёт в очереди «{queue}».",
+               "Nobody is available: the call waits in the queue «{queue}»."),
+    "inactive": ("менеджер не активен или удалён", "the manager is inactive or deleted"),
+    "unknown_manager": ("менеджер, которого нет среди активных", "a manager who is no longer active"),
+    "presence_away": ("он отошёл", "they are away"),
+    "presence_offline": ("он не в сети", "they are offline"),
+    "unregistered": ("его телефон не зарегистрирован", "their phone is not registered"),
+    "at_cap": ("он уже говорит ({load} из {cap} звонков)", "they are on {load} of {cap} calls"),
+    "voicemail": ("голосовая почта «{name}»", "voicemail «{name}»"),
+    "dial": ("переадресация на {number}", "forwarding to {number}"),
+    "playback": ("сообщение «{name}»", "the message «{name}»"),
+    "hangup": ("звонок завершается", "the call is ended"),
+    "queue": ("очередь «{name}»", "the queue «{name}»"),
+    "about_did": ("для номера {number}", "for number {number}"),
+    "about_channel": ("для канала «{channel}»", "for the channel «{channel}»"),
+    "about_kind": ("для клиентов-{kind}", "for {kind} customers"),
+    "about_region": ("для региона «{region}»", "for the region «{region}»"),
+    "about_note": ("«{note}»", "«{note}»"),
+    "kind_person": ("частных лиц", "private"),
+    "kind_company": ("компаний", "company"),
+    "channel_site": ("сайт", "site"), "channel_landing": ("лендинг", "landing page"),
+    "channel_app": ("приложение", "app"), "channel_phone": ("телефон", "phone"),
+    "channel_marketplace": ("маркетплейс", "marketplace"), "channel_other": ("другое", "other"),
 }
 
 
@@ -200,6 +228,59 @@ class _Say:
         return (en if self.locale == "en" else ru).format(**params)
 
 
+def _phone(digits: str) -> str:
+    """A DID or number as people write it (+7 495 123-45-01); the digits as they are when not a phone."""
+    return format_phone("+" + digits.lstrip("+")) if digits.lstrip("+").isdigit() else digits
+
+
+def _schedule_text(did: str, say: _Say) -> str:
+    return say("number_schedule", number=_phone(did)) if did else say("global_schedule")
+
+
+def fallback_text(target: str, say: _Say) -> str:
+    """'voicemail:general' as words: «голосовая почта «general»»."""
+    kind, _, value = target.partition(":")
+    if kind == "dial":
+        return say("dial", number=_phone(value))
+    if kind in ("voicemail", "playback", "queue"):
+        return say(kind, name=value)
+    if target == "hangup":
+        return say("hangup")
+    return target
+
+
+def _rule_about(rule: RoutingRule, say: _Say) -> str:
+    parts = []
+    if rule.note:
+        parts.append(say("about_note", note=rule.note[:80]))
+    if rule.did:
+        parts.append(say("about_did", number=_phone(rule.did)))
+    if rule.channel:
+        parts.append(say("about_channel", channel=say("channel_" + rule.channel) if f"channel_{rule.channel}"
+                         in _TEXT else rule.channel))
+    if rule.customer_kind:
+        parts.append(say("about_kind", kind=say("kind_" + rule.customer_kind) if f"kind_{rule.customer_kind}"
+                         in _TEXT else rule.customer_kind))
+    if rule.region:
+        parts.append(say("about_region", region=rule.region[:60]))
+    return (" " + ", ".join(parts)) if parts else ""
+
+
+def _status_text(order: CallerOrder, say: _Say) -> str:
+    ru, en = order.status_titles
+    title = en if say.locale == "en" else ru
+    return title or order.status
+
+
+def _local_time(moment: datetime, zone_name: str) -> str:
+    try:
+        zone: tzinfo = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    local = moment.astimezone(zone)
+    return local.strftime("%H:%M")
+
+
 def _reachable_extensions(manager: ManagerCandidate, live: LiveState) -> tuple[str, ...]:
     return tuple(ext for ext in manager.extensions if ext not in live.unregistered)
 
@@ -209,7 +290,7 @@ def unavailable_because(manager: ManagerCandidate | None, live: LiveState, say: 
     if manager is None:
         return say("inactive")
     if manager.presence != "online":
-        return say("presence", presence=manager.presence)
+        return say("presence_offline") if manager.presence == "offline" else say("presence_away")
     if not _reachable_extensions(manager, live) and not manager.softphone:
         return say("unregistered")
     load = live.active_calls.get(manager.id, 0)
@@ -281,29 +362,32 @@ def decide_route(context: RouteContext, live: LiveState, now: datetime, *, local
 
     # 1. Working hours.
     schedule = schedule_for(config.schedules, context.did)
+    zone_name = schedule.timezone if schedule is not None else "Europe/Moscow"
     if schedule is None:
         lines.append(say("no_schedule"))
     elif not is_open(schedule, now):
-        lines.append(say("closed", sched=schedule.did or "*", target=schedule.after_hours_target))
+        lines.append(say("closed", sched=_schedule_text(schedule.did, say),
+                         target=fallback_text(schedule.after_hours_target, say)))
         return decide("after_hours", fallback=schedule.after_hours_target)
     else:
-        lines.append(say("open", sched=schedule.did or "*"))
+        lines.append(say("open", sched=_schedule_text(schedule.did, say)))
     if caller is None:
         lines.append(say("unknown"))
     else:
-        lines.append(say("known", id=caller.customer_id, name=caller.name[:60]))
+        lines.append(say("known", name=caller.name[:60]))
         # 2. Order-aware: an open order in an urgent status goes to its manager.
         for order in caller.urgent_orders:
             if order.manager_id is None:
-                lines.append(say("urgent_no_mgr", order=order.number, status=order.status))
+                lines.append(say("urgent_no_mgr", order=order.number, status=_status_text(order, say)))
                 continue
             manager = managers.get(order.manager_id)
             why = unavailable_because(manager, live, say)
-            name = manager.display_name if manager else f"#{order.manager_id}"
+            name = manager.display_name if manager else say("unknown_manager")
+            status = _status_text(order, say)
             if why is None and manager is not None:
-                lines.append(say("urgent_ok", order=order.number, status=order.status, mgr=name))
+                lines.append(say("urgent_ok", order=order.number, status=status, mgr=name))
                 return decide("urgent_order", (_target(manager, live),), order=order)
-            lines.append(say("urgent_busy", order=order.number, status=order.status, mgr=name, why=why))
+            lines.append(say("urgent_busy", order=order.number, status=status, mgr=name, why=why))
         # 3. Sticky: the responsible manager (or the latest order's).
         sticky_id, source = _sticky(caller, settings)
         if sticky_id is None:
@@ -311,7 +395,7 @@ def decide_route(context: RouteContext, live: LiveState, now: datetime, *, local
         else:
             manager = managers.get(sticky_id)
             why = unavailable_because(manager, live, say)
-            name = manager.display_name if manager else f"#{sticky_id}"
+            name = manager.display_name if manager else say("unknown_manager")
             if why is None and manager is not None:
                 lines.append(say("sticky_ok", source=say(source), mgr=name))
                 return decide("responsible_manager", (_target(manager, live),))
@@ -326,7 +410,7 @@ def decide_route(context: RouteContext, live: LiveState, now: datetime, *, local
             lines.append(say("vip_none"))
     # 5. Rules pick a group; 6. the least-loaded available member (or operator), else the queue.
     if rule is not None:
-        lines.append(say("rule", id=rule.id, pos=rule.position, group=group.name if group else rule.group_name))
+        lines.append(say("rule", about=_rule_about(rule, say), group=group.name if group else rule.group_name))
         members = set(group.member_ids) if group else set()
         pool = [m for m in config.managers if m.id in members]
     else:
@@ -340,7 +424,7 @@ def decide_route(context: RouteContext, live: LiveState, now: datetime, *, local
     if free:
         best = min(free, key=lambda m: _least_loaded_key(m, live))
         load, idle, _ = _least_loaded_key(best, live)
-        lines.append(say("least_ok", mgr=best.display_name, load=load, idle=idle.isoformat(timespec="seconds")))
+        lines.append(say("least_ok", mgr=best.display_name, load=load, idle=_local_time(idle, zone_name)))
         return decide("did_rule" if rule else "least_loaded", (_target(best, live),))
     lines.append(say("nobody", queue=queue))
     return decide("queue" if group and group.queue else "default_queue")

@@ -322,3 +322,12 @@ async def set_urgent_statuses(pool: Pool, codes: Sequence[str]) -> list[str]:
             raise InvalidInput(f"status {final[0]!r} is final: no open order can be in it")
         await conn.execute("UPDATE order_statuses SET urgent_for_calls = (code = ANY($1::text[]))", wanted)
     return await get_urgent_statuses(pool)
+
+
+async def new_contacts_go_to_operator(pool: Pool) -> bool:
+    """Whether a contact made for a call becomes the responsible customer of that call's operator."""
+    return bool(await pool.fetchval("SELECT new_contact_owner = 'answered' FROM routing_settings"))
+
+
+async def set_new_contacts_go_to_operator(pool: Pool, yes: bool) -> None:
+    await pool.execute("UPDATE routing_settings SET new_contact_owner = $1", "answered" if yes else "none")

@@ -134,7 +134,7 @@ CALLER_COLUMN = """
                        FROM orders o WHERE o.customer_id = c.id AND o.manager_id IS NOT NULL
                        ORDER BY o.created_at DESC, o.id DESC LIMIT 1),
         'urgent', (SELECT coalesce(json_agg(u), '[]') FROM (
-                       SELECT o.id, o.number, o.manager_id, o.status
+                       SELECT o.id, o.number, o.manager_id, o.status, st.title_ru, st.title_en
                        FROM orders o JOIN order_statuses st ON st.code = o.status
                        WHERE o.customer_id = c.id AND st.urgent_for_calls AND NOT st.is_final
                        ORDER BY o.status_changed_at DESC, o.id DESC LIMIT 3) u))
@@ -178,7 +178,8 @@ def _config(row: Any) -> RoutingConfig:
 
 
 def _order(raw: dict[str, Any]) -> CallerOrder:
-    return CallerOrder(raw["id"], raw["number"], raw["manager_id"], raw["status"])
+    return CallerOrder(raw["id"], raw["number"], raw["manager_id"], raw["status"],
+                       (raw.get("title_ru") or "", raw.get("title_en") or ""))
 
 
 def _caller(raw: dict[str, Any] | None) -> CallerInfo | None:

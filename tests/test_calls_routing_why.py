@@ -128,7 +128,7 @@ def _check_routed_row(row: str, decision: RouteDecision, label: str) -> None:
     assert label in details
     for line in decision.explanation.splitlines():
         assert str(escape(line)) in details
-    assert "PJSIP/101" in details
+    assert 'class="route-target"' in details and "101" in details and "PJSIP/" not in details  # people, not channels
     assert str(escape(NAME)) in details
     assert "<script>" not in row
 

@@ -82,7 +82,8 @@ def test_after_hours_goes_to_the_after_hours_target_with_the_customer_still_know
                                                                      target="dial:+79160000000"),))
     d = decide_route(c, LiveState(), night)
     assert (d.reason, d.targets, d.fallback, d.customer_id) == ("after_hours", (), "dial:+79160000000", 7)
-    assert d.after_hours and "dial:+79160000000" in d.explanation
+    assert d.after_hours and "переадресация на +7 916 000-00-00" in d.explanation
+    assert "dial:" not in d.explanation
     assert decide_route(c, LiveState(), NOON).reason == "responsible_manager"
 
 
@@ -179,8 +180,8 @@ def test_responsible_manager_online_gets_the_call_over_a_less_loaded_one() -> No
 
 
 @pytest.mark.parametrize(("manager", "live", "why"), [
-    (mgr(1, presence="away"), LiveState(), "away"),
-    (mgr(1, presence="offline"), LiveState(), "offline"),
+    (mgr(1, presence="away"), LiveState(), "отошёл"),
+    (mgr(1, presence="offline"), LiveState(), "не в сети"),
     (mgr(1), LiveState(active_calls={1: 1}), "1 из 1"),
     (mgr(1), LiveState(unregistered=frozenset({"101"})), "не зарегистрирован"),
     (mgr(1, ext=()), LiveState(), "не зарегистрирован"),
@@ -195,7 +196,7 @@ def test_responsible_manager_unavailable_falls_through(manager: ManagerCandidate
 def test_responsible_manager_not_loaded_means_inactive() -> None:
     d = decide_route(ctx((mgr(2),), customer(responsible=1)), LiveState(), NOON)
     assert (d.reason, ids(d)) == ("least_loaded", [2])
-    assert "#1" in d.explanation
+    assert "нет среди активных" in d.explanation and "#1" not in d.explanation
 
 
 def test_a_manager_with_one_of_two_phones_unregistered_is_rung_on_the_other() -> None:
@@ -328,7 +329,7 @@ def test_nothing_at_all_goes_to_the_default_queue() -> None:
 
 def test_explanation_is_localised() -> None:
     d = decide_route(ctx((mgr(1),)), LiveState(), NOON, locale="en")
-    assert "Least loaded available: M1" in d.explanation and "No rule matched" in d.explanation
+    assert "M1 is the least busy" in d.explanation and "No routing rule matched" in d.explanation
 
 
 # ---- caller display name ----------------------------------------------------------------------------------------
@@ -367,3 +368,23 @@ def test_normalize_did() -> None:
     assert normalize_did("+7 (495) 123-45-67") == normalize_did("84951234567") == "74951234567"
     assert normalize_did("100") == "100"
     assert normalize_did("") == ""
+
+
+def test_the_explanation_reads_as_sentences_without_raw_identifiers() -> None:
+    """«Почему сюда»: local times, status titles, phones as written; never `return_requested`, `*`, `#7`,
+    ISO timestamps or `PJSIP/102`."""
+    order = CallerOrder(5, "10234", 9, "return_requested", ("Запрошен возврат", "Return requested"))
+    group = RoutingGroup(id=3, name="Возвраты", queue="returns", ring_timeout_s=20, member_ids=(1, 2))
+    cases = [
+        ctx((mgr(1), mgr(2)), customer(urgent=(order,)), rules=(rule(4, 3, did="74950000000"),), groups=(group,),
+            schedules=(schedule(),)),
+        ctx((mgr(1, presence="away"),), customer(responsible=1), schedules=(schedule(did="74950000000"),)),
+        ctx((mgr(1),), None, rules=(rule(4, 3, channel="landing", kind="company"),), groups=(group,),
+            numbers=(RoutingNumber("74950000000", "landing", ""),)),
+    ]
+    texts = [decide_route(c, LiveState(), NOON).explanation for c in cases]
+    assert "Запрошен возврат" in texts[0] and "+7 495 000-00-00" in texts[0]
+    assert "12:00" in texts[2] or "свободен с" in texts[2]
+    for text in texts:
+        for raw in ("return_requested", "*", "#", "PJSIP/", "T0", "+00:00", "landing»", "company"):
+            assert raw not in text, (raw, text)

@@ -7,14 +7,15 @@ matching calls newest first, each with its legs. Operators get only their own ca
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from aiohttp import web
 
 from crm import calls
 from crm.calls import CallFilter
-from crm.models import CALL_DIRECTIONS, CALL_OUTCOMES
+from crm.models import CALL_DIRECTIONS, CALL_OUTCOMES, Call, Page
 from crm.validation import MAX_YEAR, MIN_YEAR, year_in_range
-from web.api.json_io import MAX_ID, invalid, page_response, paging, query_choice
+from web.api.json_io import MAX_ID, invalid, page_response, paging, query_choice, to_json
 from web.keys import POOL, SETTINGS, current_user
 from web.pages.forms import shop_zone
 
@@ -75,12 +76,32 @@ def call_filter(request: web.Request) -> CallFilter:
         manager_id=manager_param(request), phone=phone or None)
 
 
+#: Durations the API gives in whole seconds (the PBX measures to the millisecond; people and reports
+#: count seconds).
+DURATIONS = ("ring_s", "talk_s", "queue_hold_s")
+
+
+def whole_seconds(value: float | None) -> int | None:
+    """Seconds rounded half up (2.5 s is 3 s); None stays None."""
+    return None if value is None else int(value + 0.5)
+
+
+def call_json(call: Call) -> dict[str, Any]:
+    """A call as the API shows it: durations in whole seconds, on the call and on each leg."""
+    data: dict[str, Any] = to_json(call)
+    for key in DURATIONS:
+        data[key] = whole_seconds(data[key])
+    for leg in data["legs"]:
+        leg["ring_s"] = whole_seconds(leg["ring_s"])
+    return data
+
+
 async def list_calls(request: web.Request) -> web.Response:
     viewer = current_user(request)
     limit, offset = paging(request, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
     page = await calls.list_calls(request.app[POOL], viewer, call_filter(request), limit=limit, offset=offset,
                                   default_region=request.app[SETTINGS].crm.default_region)
-    return page_response(page, limit, offset)
+    return page_response(Page(items=tuple(call_json(c) for c in page.items), has_more=page.has_more), limit, offset)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

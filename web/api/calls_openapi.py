@@ -100,7 +100,7 @@ def paths() -> dict[str, Any]:
 
 def schemas() -> dict[str, Schema]:
     text = {"type": "string"}
-    seconds = nullable("number", minimum=0)
+    seconds = nullable("integer", minimum=0, description="Whole seconds (rounded half up).")
     leg: dict[str, Schema] = {
         "channel": text, "extension": nullable("string"), "number": nullable("string"),
         "manager_id": nullable("integer"), "manager_name": nullable("string"),
