@@ -59,14 +59,14 @@ async def _open_panel(browser: Browser, panel: LivePanel | _Base, login: str, pa
     return page
 
 
-async def test_the_operator_sees_the_caller_before_answering_and_the_journal_updates_itself(
+async def test_the_operator_sees_the_caller_before_answering_and_the_card_updates_itself(
         browser: Browser, panel: LivePanel, pool: Pool, make_manager: MakeManager) -> None:
     anna = await make_manager("operator", name="Анна Смирнова", extensions=("101",))
     boris = await make_manager("operator", name="Борис Кузнецов", extensions=("102",))
     customer = await customers.create_customer(pool, CustomerInput(
         name="Иванова Мария", vip=True, phones=("+79161110001",), responsible_manager_id=anna.id))
     await orders.create_order(pool, OrderInput(number="10234", customer_id=customer.id, total="4990"), None)
-    page = await _open_panel(browser, panel, anna.login, "/calls")
+    page = await _open_panel(browser, panel, anna.login, f"/customers/{customer.id}")
     other = await _open_panel(browser, panel, boris.login, "/calls")
     await page.evaluate("window.__notReloaded = true")
 
@@ -84,7 +84,7 @@ async def test_the_operator_sees_the_caller_before_answering_and_the_journal_upd
     await panel.feed(facts[3:])
     await expect(pop).to_have_attribute("data-state", "ended")
     await expect(pop.locator(".pop-title")).to_have_text("Звонок завершён · 0:03")
-    await expect(page.locator("#journal")).to_contain_text("Иванова Мария")
+    await expect(page.locator("#calls")).to_contain_text("Отвечен")  # the card's calls block, no reload
     assert await page.evaluate("window.__notReloaded") is True
 
     # After the call: its result and a note, from the pop.

@@ -198,3 +198,22 @@ async def test_a_new_task_and_a_presence_change_refresh_the_supervisors_tabs(
             assert (await next_message(ws))["type"] == "tasks.changed"
     finally:
         await other.close()
+
+
+async def test_a_call_transferred_to_a_colleague_pops_for_them_too(panel: LivePanel, pool: Pool,
+                                                                   make_manager: MakeManager) -> None:
+    await make_manager("operator", extensions=("101",))
+    boris = await make_manager("operator", extensions=("102",))
+    await _known_customer(pool)
+    await login(panel.client, boris)
+    facts = inbound_answered(caller=CALLER, ext="101")
+    async with panel.client.ws_connect("/live") as ws:
+        await next_message(ws)
+        await panel.feed(facts[:3])  # Anna answered; Boris's phone has not rung
+        await nothing_pending(ws)
+        # Anna transfers: Asterisk rings Boris's phone in the same call (same Linkedid).
+        await panel.feed([cf.LegRinging(call_id=facts[0].call_id, at=T0 + 4, channel="PJSIP/102-00000005",
+                                        extension="102", number=None)])
+        pop = await message_of_type(ws, "pop")
+    assert (pop["call"], pop["state"]) == (facts[0].call_id, "ringing")
+    assert pop["customer"]["name"] == "Иванова Мария"
