@@ -61,7 +61,7 @@ async def test_forbidden_transition_shows_error_and_changes_nothing(client: Clie
     response = await client.post(f"/orders/{order.id}/status", data={"_csrf": csrf, "status": "delivered"})
     assert response.status == 409
     html = await response.text()
-    assert "Такая смена статуса запрещена" in html and "cannot move to &#39;delivered&#39;" in html
+    assert "Такая смена статуса запрещена" in html and "нельзя перевести в «delivered»" in html
     assert (await orders.get_order(pool, order.id)).status == "new"
     assert await pool.fetchval("SELECT count(*) FROM order_status_history WHERE order_id = $1", order.id) == 1
     response = await client.post(f"/orders/{order.id}/status", data={"_csrf": csrf, "status": "no_such"})
@@ -127,5 +127,5 @@ async def test_duplicate_order_number_is_refused_with_input_kept(client: Client,
         ("item_price", "100")])
     assert response.status == 409
     html = await response.text()
-    assert "already exists" in html and "Миксер" in html
+    assert "заказ с номером &#39;20001&#39; уже есть" in html and "Миксер" in html
     assert await pool.fetchval("SELECT count(*) FROM orders") == 1

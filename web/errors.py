@@ -2,6 +2,8 @@
 
 `CrmError` carries its own slug and status; HTTP errors from aiohttp get slugs here.
 Unexpected exceptions are logged with the request and answered 500 without details.
+The slug never changes; the message is translated for the reader (`web.error_text`): pages
+in the user's locale, the API in the `Accept-Language` language (English by default).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from urllib.parse import quote
 from aiohttp import web
 
 from crm.errors import CrmError
-from web.render import render
+from web.error_text import accept_language_locale, translate
+from web.keys import CATALOGUES
+from web.render import locale_of, render
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,25 @@ class ApiError(web.HTTPException):
 
 def is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/")
+
+
+def message_locale(request: web.Request) -> str:
+    """The language of an error message: `Accept-Language` for the API (default en), the user's for pages."""
+    if is_api(request):
+        return accept_language_locale(request.headers.get("Accept-Language"))
+    return locale_of(request)
+
+
+def localized(request: web.Request, slug: str, message: str) -> str:
+    """`message` as the reader of `request` should see it (see `message_locale`)."""
+    locale = message_locale(request)
+    catalogues = request.app.get(CATALOGUES)
+    return translate(message, slug, locale, catalogues.texts.get(locale) if catalogues is not None else None)
+
+
+def error_message(request: web.Request, exc: CrmError) -> str:
+    """The refusal's message for a page form that shows it beside the user's input."""
+    return localized(request, exc.slug, exc.message)
 
 
 def json_error(status: int, slug: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -71,6 +94,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if not is_api(request) and exc.status == 401:
             raise web.HTTPSeeOther("/login?next=" + quote(request.path_qs, safe="/")) from None
         headers = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow", "WWW-Authenticate")}
+        message = localized(request, slug, message)
         if is_api(request):
             return json_error(status, slug, message, headers)
         response = _page_error(request, status, slug, message)
@@ -79,6 +103,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         status, slug, message = 500, "internal-error", "internal error"
+    message = localized(request, slug, message)
     if is_api(request):
         return json_error(status, slug, message)
     return _page_error(request, status, slug, message)

@@ -124,7 +124,8 @@ def schemas(error_slugs: list[str]) -> dict[str, Schema]:
     order_fields = _order_fields()
     return {
         "Error": obj({"error": {"type": "string", "enum": error_slugs, "description": "Stable machine slug."},
-                      "message": {"type": "string", "description": "Human-readable explanation."}},
+                      "message": {"type": "string", "description": "Human-readable explanation: English, or "
+                                  "Russian with `Accept-Language: ru`."}},
                      ("error", "message")),
         "Manager": obj({
             "id": id_schema(), "login": {"type": "string"}, "display_name": {"type": "string"},

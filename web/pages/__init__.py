@@ -7,7 +7,11 @@ from decimal import Decimal
 
 import aiohttp_jinja2
 from aiohttp import web
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
+from web.error_text import translate
+from web.keys import CATALOGUES, SETTINGS
 from web.pages import (
     account,
     calls,
@@ -50,7 +54,20 @@ def _setup_filters(app: web.Application) -> None:
     def local_input(value: datetime | None) -> str:
         return "" if value is None else value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
+    @pass_context
+    def error_text(context: Context, message: str | None) -> str:
+        """A refusal shown on a page, in the page's language (`web.error_text`); '' for no error.
+
+        The pages translate a CrmError's message with its slug already; this catches any other
+        refusal a template shows, and leaves text that is already Russian as it is.
+        """
+        if not message:
+            return ""
+        locale = str(context.get("locale") or app[SETTINGS].web.default_locale)
+        return translate(str(message), "", locale, app[CATALOGUES].texts.get(locale))
+
     env = aiohttp_jinja2.get_env(app)
+    env.filters["error_text"] = error_text
     env.filters["when"] = when
     env.filters["local_input"] = local_input
     env.filters["money"] = money

@@ -10,6 +10,7 @@ from aiohttp import web
 from crm import managers, sessions, tokens
 from crm.errors import InvalidInput
 from crm.tokens import MAX_TOKEN_DAYS
+from web.errors import error_message
 from web.keys import POOL, current_user
 from web.pages.forms import optional_int, path_int, redirect, text
 from web.render import render
@@ -39,7 +40,7 @@ async def create_token(request: web.Request) -> web.StreamResponse:
         expires = None if days is None else datetime.now(UTC) + timedelta(days=days)
         token = await managers.create_api_token(request.app[POOL], user.id, text(form, "label"), expires_at=expires)
     except InvalidInput as exc:
-        return await security_page(request, error=exc.message, status=exc.http_status)
+        return await security_page(request, error=error_message(request, exc), status=exc.http_status)
     return await security_page(request, new_token=token)
 
 

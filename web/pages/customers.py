@@ -17,6 +17,7 @@ from crm.customers import CustomerInput
 from crm.errors import Conflict, InvalidInput
 from crm.models import CUSTOMER_KINDS, TASK_KINDS, Customer, CustomerKind, Manager
 from crm.tasks import TaskFilter
+from web.errors import error_message
 from web.keys import POOL, SETTINGS, current_user
 from web.pages.forms import Form, checkbox, optional_int, path_int, query_int, redirect, split_list, text
 from web.render import render
@@ -91,7 +92,7 @@ async def create(request: web.Request) -> web.StreamResponse:
         customer = await customers.create_customer(request.app[POOL], _customer_input(form),
                                                    default_region=request.app[SETTINGS].crm.default_region)
     except (InvalidInput, Conflict) as exc:
-        return await _render_form(request, None, _submitted_values(form), exc.message, exc.http_status)
+        return await _render_form(request, None, _submitted_values(form), error_message(request, exc), exc.http_status)
     raise redirect(f"/customers/{customer.id}")
 
 
@@ -110,7 +111,8 @@ async def update(request: web.Request) -> web.StreamResponse:
         await customers.update_customer(pool, customer.id, _customer_input(form),
                                         default_region=request.app[SETTINGS].crm.default_region)
     except (InvalidInput, Conflict) as exc:
-        return await _render_form(request, customer, _submitted_values(form), exc.message, exc.http_status)
+        return await _render_form(request, customer, _submitted_values(form), error_message(request, exc),
+                                  exc.http_status)
     raise redirect(f"/customers/{customer.id}")
 
 
@@ -151,7 +153,8 @@ async def add_note(request: web.Request) -> web.StreamResponse:
     try:
         await customers.add_note(pool, customer.id, user.id, body)
     except InvalidInput as exc:
-        return await render_card(request, customer.id, {"note_error": exc.message, "note_body": body}, status=422)
+        error = error_message(request, exc)
+        return await render_card(request, customer.id, {"note_error": error, "note_body": body}, status=422)
     raise redirect(f"/customers/{customer.id}#notes")
 
 

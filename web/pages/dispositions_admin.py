@@ -11,6 +11,7 @@ from aiohttp import web
 from crm import call_results
 from crm.call_results import Disposition
 from crm.errors import InvalidInput
+from web.errors import error_message
 from web.keys import POOL, require_role
 from web.pages.forms import Form, checkbox, int_field, redirect, text
 from web.render import render
@@ -43,7 +44,7 @@ async def save(request: web.Request) -> web.StreamResponse:
         await call_results.save_disposition(request.app[POOL], _disposition(form, active_default=True))
     except InvalidInput as exc:
         values = {k: text(form, k) for k in ("code", "title_ru", "title_en", "position")}
-        return await _page(request, exc.message, values, status=422)
+        return await _page(request, error_message(request, exc), values, status=422)
     raise redirect("/settings/call-results")
 
 

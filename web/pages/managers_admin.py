@@ -15,6 +15,7 @@ from crm.errors import Conflict, InvalidInput
 from crm.managers import ManagerInput
 from crm.models import ROLES, Manager, Role
 from crm.passwords import check_password_policy
+from web.errors import error_message
 from web.keys import POOL, require_role
 from web.pages.forms import Form, checkbox, int_field, path_int, redirect, split_list, text
 from web.render import render
@@ -78,7 +79,8 @@ async def create(request: web.Request) -> web.StreamResponse:
     try:
         await managers.create_manager(request.app[POOL], _input(form, creating=True), text(form, "password"))
     except (InvalidInput, Conflict) as exc:
-        return _render_form(request, None, _submitted(form, creating=True), exc.message, exc.http_status)
+        return _render_form(request, None, _submitted(form, creating=True), error_message(request, exc),
+                            exc.http_status)
     raise redirect("/managers")
 
 
@@ -104,7 +106,8 @@ async def update(request: web.Request) -> web.StreamResponse:
         if password:
             await managers.set_password(pool, manager.id, password)
     except (InvalidInput, Conflict) as exc:
-        return _render_form(request, manager, _submitted(form, creating=False), exc.message, exc.http_status)
+        return _render_form(request, manager, _submitted(form, creating=False), error_message(request, exc),
+                            exc.http_status)
     raise redirect("/managers")
 
 

@@ -15,6 +15,7 @@ from crm import customers, distribution, orders
 from crm.errors import Conflict, ForbiddenTransition, InvalidInput
 from crm.models import SALES_CHANNELS, Order, SalesChannel
 from crm.orders import OrderInput
+from web.errors import error_message
 from web.keys import POOL, SETTINGS, current_user
 from web.pages.forms import Form, path_int, redirect, text
 from web.render import render
@@ -53,7 +54,7 @@ async def change_status(request: web.Request) -> web.StreamResponse:
     try:
         await orders.change_status(pool, order.id, text(form, "status"), user.id, text(form, "comment"))
     except (ForbiddenTransition, InvalidInput) as exc:
-        return await render_order(request, order, {"error": exc.message}, status=exc.http_status)
+        return await render_order(request, order, {"error": error_message(request, exc)}, status=exc.http_status)
     raise redirect(f"/orders/{order.id}")
 
 
@@ -117,7 +118,7 @@ async def create_order(request: web.Request) -> web.StreamResponse:
             items=items, total=_total(form), currency=text(form, "currency", "RUB")), user.id,
             default_region=request.app[SETTINGS].crm.default_region)
     except (InvalidInput, Conflict) as exc:
-        return await _render_new(request, customer.id, _submitted(form), exc.message, exc.http_status)
+        return await _render_new(request, customer.id, _submitted(form), error_message(request, exc), exc.http_status)
     raise redirect(f"/orders/{order.id}")
 
 

@@ -20,6 +20,7 @@ from crm import distribution, managers, orders, routing_data
 from crm.errors import Conflict, InvalidInput
 from crm.models import CUSTOMER_KINDS, SALES_CHANNELS, STICKY_SOURCES, Manager, RoutingGroup, RoutingRule
 from crm.models import RoutingSchedule as Schedule
+from web.errors import error_message
 from web.keys import CATALOGUES, POOL, require_role
 from web.pages import routing_forms as rf
 from web.pages.forms import Form, checkbox, path_int, redirect, text
@@ -78,7 +79,8 @@ async def _refused(request: web.Request, section: str, exc: InvalidInput | Confl
                    values: dict[str, Any] | None = None) -> web.Response:
     """The overview again, with the refused section's reason beside it and the user's input kept."""
     log.info("routing admin: %s refused: %s", section, exc.message)
-    return await render_overview(request, {"error": exc.message, "error_section": section, **(values or {})},
+    error = error_message(request, exc)
+    return await render_overview(request, {"error": error, "error_section": section, **(values or {})},
                            status=exc.http_status)
 
 
@@ -109,7 +111,7 @@ async def create_group(request: web.Request) -> web.StreamResponse:
         offered = [m.id for m in await _group_candidates(request, None)]
         await routing_data.create_group(request.app[POOL], rf.group_input(form, offered))
     except Refusal as exc:
-        return await _group_form(request, None, rf.group_submitted(form), exc.message, exc.http_status)
+        return await _group_form(request, None, rf.group_submitted(form), error_message(request, exc), exc.http_status)
     raise redirect("/routing#groups")
 
 
@@ -128,7 +130,7 @@ async def update_group(request: web.Request) -> web.StreamResponse:
         offered = [m.id for m in await _group_candidates(request, group)]
         await routing_data.update_group(pool, group.id, rf.group_input(form, offered))
     except Refusal as exc:
-        return await _group_form(request, group, rf.group_submitted(form), exc.message, exc.http_status)
+        return await _group_form(request, group, rf.group_submitted(form), error_message(request, exc), exc.http_status)
     raise redirect("/routing#groups")
 
 
@@ -162,7 +164,7 @@ async def create_rule(request: web.Request) -> web.StreamResponse:
     try:
         await routing_data.create_rule(request.app[POOL], rf.rule_input(form))
     except Refusal as exc:
-        return await _rule_form(request, None, rf.rule_submitted(form), exc.message, exc.http_status)
+        return await _rule_form(request, None, rf.rule_submitted(form), error_message(request, exc), exc.http_status)
     raise redirect("/routing#rules")
 
 
@@ -180,7 +182,7 @@ async def update_rule(request: web.Request) -> web.StreamResponse:
     try:
         await routing_data.update_rule(pool, rule.id, rf.rule_input(form))
     except Refusal as exc:
-        return await _rule_form(request, rule, rf.rule_submitted(form), exc.message, exc.http_status)
+        return await _rule_form(request, rule, rf.rule_submitted(form), error_message(request, exc), exc.http_status)
     raise redirect("/routing#rules")
 
 
@@ -219,7 +221,7 @@ async def create_schedule(request: web.Request) -> web.StreamResponse:
     try:
         await routing_data.create_schedule(request.app[POOL], rf.schedule_input(form, _translator(request)))
     except Refusal as exc:
-        return _schedule_form(request, None, rf.schedule_submitted(form), exc.message, exc.http_status)
+        return _schedule_form(request, None, rf.schedule_submitted(form), error_message(request, exc), exc.http_status)
     raise redirect("/routing#schedules")
 
 
@@ -238,7 +240,8 @@ async def update_schedule(request: web.Request) -> web.StreamResponse:
         data = rf.schedule_input(form, _translator(request), did="" if schedule.did == "" else None)
         await routing_data.update_schedule(pool, schedule.id, data)
     except Refusal as exc:
-        return _schedule_form(request, schedule, rf.schedule_submitted(form), exc.message, exc.http_status)
+        return _schedule_form(request, schedule, rf.schedule_submitted(form), error_message(request, exc),
+                              exc.http_status)
     raise redirect("/routing#schedules")
 
 

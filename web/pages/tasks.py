@@ -14,6 +14,7 @@ from crm import customers, managers, tasks
 from crm.errors import InvalidInput
 from crm.models import TASK_KINDS, TASK_STATUSES, Manager, TaskKind, TaskStatus
 from crm.tasks import TaskFilter, TaskInput
+from web.errors import error_message
 from web.keys import POOL, current_user
 from web.live import announce
 from web.pages.customers import render_card
@@ -96,7 +97,8 @@ async def create_for_customer(request: web.Request) -> web.StreamResponse:
             due_at=parse_local_datetime(values["due_at"], shop_zone(request.app), "due")), user.id)
         await announce.tasks_changed(request.app, task.assignee_id)
     except InvalidInput as exc:
-        return await render_card(request, customer.id, {"task_error": exc.message, "task_values": values},
+        error = error_message(request, exc)
+        return await render_card(request, customer.id, {"task_error": error, "task_values": values},
                                  status=422)
     raise redirect(f"/customers/{customer.id}#tasks")
 
