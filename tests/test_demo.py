@@ -7,12 +7,14 @@ never logged in and every call stayed «Идёт» while this test accepted any 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from crm.demo_data import DEMO_PASSWORD
+from crm.demo_data import DEMO_PASSWORD, WORKING_HOURS
 from tests.service_process import ServiceProcess, get_json, poll, postgres_running_in, start_service
 
 #: A fast, busy simulated PBX: many short calls.
@@ -36,6 +38,22 @@ async def finished_calls(http: aiohttp.ClientSession, service: ServiceProcess) -
     return [call for call in body["items"] if call["ended_at"] and call["outcome"] and call["legs"]]
 
 
+async def assert_looks_like_a_shop(http: aiohttp.ClientSession, service: ServiceProcess) -> None:
+    """Named customers (no «Клиент №23»), real order numbers with some late, open tasks due in working hours."""
+    status, body = await get_json(http, service.url("/api/v1/customers?limit=100"))
+    assert status == 200 and len(body["items"]) == 100, body
+    assert not [c["name"] for c in body["items"] if "#" in c["name"] or "№" in c["name"]]
+    status, body = await get_json(http, service.url("/api/v1/orders?overdue=true&limit=200"))
+    assert status == 200 and body["items"], body
+    assert all(o["number"].isdigit() and int(o["number"]) >= 10234 for o in body["items"])
+    status, body = await get_json(http, service.url("/api/v1/tasks?status=open&limit=200"))
+    assert status == 200 and body["items"], body
+    for task in body["items"]:  # the shop's zone is the default one, PEREZVON_TIMEZONE=Europe/Moscow
+        due = datetime.fromisoformat(task["due_at"]).astimezone(ZoneInfo("Europe/Moscow"))
+        opens, closes = WORKING_HOURS[due.isoweekday()]
+        assert opens <= due.strftime("%H:%M") < closes, task
+
+
 async def test_demo_serves_connects_finishes_calls_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     service = start_service("demo", data_dir, env=DEMO_ENV)
@@ -55,6 +73,7 @@ async def test_demo_serves_connects_finishes_calls_and_stops_cleanly(tmp_path: P
             health = await poll(connected, deadline_s=30)
             assert health["status"] == "ok" and health["db"] == "ok" and health["ami_simulated"] is True
             await _log_in(http, service, "head")
+            await assert_looks_like_a_shop(http, service)
             calls = await poll(lambda: finished_calls(http, service), deadline_s=90)
             call = calls[0]
             assert call["outcome"] in ("answered", "missed") and call["direction"] == "inbound"
