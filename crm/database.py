@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from importlib import resources
 from typing import Any, TypeAlias
 
@@ -56,11 +57,23 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Poo
     return pool
 
 
+#: A migration line `-- include package resource: PACKAGE/PATH` is replaced by that file of the installed
+#: package: a library's own schema (the job queue's) is applied as that library ships it, not copied here.
+_INCLUDE = re.compile(r"^-- include package resource: (?P<package>[A-Za-z_][\w.]*)/(?P<path>[\w./-]+)$", re.M)
+
+
+def _expand(sql: str) -> str:
+    def include(match: re.Match[str]) -> str:
+        return (resources.files(match["package"]) / match["path"]).read_text(encoding="utf-8")
+
+    return _INCLUDE.sub(include, sql)
+
+
 def migration_files() -> list[tuple[str, str]]:
     """(version, SQL) pairs in apply order, read from the package so an installed wheel has them."""
     folder = resources.files("crm") / "migrations"
     files = sorted((p.name, p.read_text(encoding="utf-8")) for p in folder.iterdir() if p.name.endswith(".sql"))
-    return [(name.removesuffix(".sql"), sql) for name, sql in files]
+    return [(name.removesuffix(".sql"), _expand(sql)) for name, sql in files]
 
 
 async def migrate(conn: Connection) -> list[str]:

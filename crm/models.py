@@ -127,6 +127,13 @@ class Task:
     created_by_id: int | None
     created_at: datetime
     closed_at: datetime | None
+    #: A missed-call callback's number (crm/callbacks.py); None for other tasks.
+    phone: str | None = None
+    #: How many missed calls from that number the callback covers.
+    missed_calls: int = 0
+    priority: int = 0
+    #: 'reached' (closed by an answered call), 'manual', or '' while open.
+    outcome: str = ""
 
     def is_overdue(self, now: datetime) -> bool:
         return self.status == "open" and self.due_at is not None and self.due_at < now

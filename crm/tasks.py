@@ -48,15 +48,27 @@ def _task(row: asyncpg.Record) -> Task:
         call_id=row["call_id"], assignee_id=row["assignee_id"], assignee_name=row["assignee_name"],
         due_at=row["due_at"], status=row["status"], result_note=row["result_note"],
         created_by_id=row["created_by_id"], created_at=row["created_at"], closed_at=row["closed_at"],
+        phone=row["phone"], missed_calls=row["missed_calls"], priority=row["priority"], outcome=row["outcome"],
     )
 
 
-def can_see_task(viewer: Manager, task: Task, customer_responsible_id: int | None) -> bool:
+#: An unassigned missed-call callback (it has the number: crm/callbacks.py) is the supervisors' pool, shown
+#: also to the operators the call rang, never to everyone.
+RANG = "EXISTS (SELECT 1 FROM call_legs rl WHERE rl.call_id = t.call_id AND rl.manager_id = {p})"
+
+
+def can_see_task(viewer: Manager, task: Task, customer_responsible_id: int | None, *, rang_viewer: bool = False
+                 ) -> bool:
     """Supervisors and admins see every task; an operator sees the tasks assigned to them, and unassigned
-    ones only where they may see the customer (their own or an unassigned customer, or no customer)."""
+    ones only where they may see the customer (their own or an unassigned customer, or no customer); an
+    unassigned missed-call callback only when the call rang them."""
     if viewer.sees_everything or task.assignee_id == viewer.id:
         return True
-    return task.assignee_id is None and customer_responsible_id in (None, viewer.id)
+    if task.assignee_id is not None:
+        return False
+    if task.phone is not None:
+        return rang_viewer
+    return customer_responsible_id in (None, viewer.id)
 
 
 async def create_task(pool: Pool, data: TaskInput, created_by: int | None) -> Task:
@@ -84,23 +96,44 @@ async def get_task(pool: Pool, task_id: int, viewer: Manager | None = None) -> T
     if row is None:
         raise NotFound(f"no task {task_id}")
     task = _task(row)
-    if viewer is not None and not can_see_task(viewer, task, row["customer_responsible_id"]):
-        raise AccessDenied("this task belongs to another manager")
+    if viewer is not None:
+        rang = task.phone is not None and task.assignee_id is None and bool(await pool.fetchval(
+            "SELECT " + RANG.format(p="$2") + " FROM tasks t WHERE t.id = $1", task_id, viewer.id))
+        if not can_see_task(viewer, task, row["customer_responsible_id"], rang_viewer=rang):
+            raise AccessDenied("this task belongs to another manager")
     return task
 
 
 async def close_task(pool: Pool, task_id: int, viewer: Manager, *, status: TaskStatus = "done",
-                     result_note: str = "") -> Task:
-    """Complete (or cancel) an open task with a result note; closing twice is a conflict."""
+                     result_note: str = "", next_contact_at: datetime | None = None) -> Task:
+    """Complete (or cancel) an open task with a result note; closing twice is a conflict.
+
+    A callback closed by hand needs what the conversation came to (a result note), and a next-contact
+    date when the shop's callback settings ask for one: that date becomes a follow-up task.
+    """
     if status not in ("done", "cancelled"):
         raise InvalidInput("a task closes as done or cancelled")
     note = clean_text(result_note, "result note", max_len=5000, multiline=True)
-    await get_task(pool, task_id, viewer)
+    task = await get_task(pool, task_id, viewer)
+    if task.kind == "callback":
+        if not note.strip():
+            raise InvalidInput("a callback is closed with a note of what the conversation came to")
+        needs_date = bool(await pool.fetchval("SELECT require_next_contact FROM callback_settings"))
+        if needs_date and next_contact_at is None and status == "done":
+            raise InvalidInput("a callback is closed with the date of the next contact")
+    if next_contact_at is not None:
+        check_moment(next_contact_at, "next contact")
     closed = await pool.fetchval(
-        """UPDATE tasks SET status = $2, result_note = $3, closed_at = now()
+        """UPDATE tasks SET status = $2, result_note = $3, closed_at = now(),
+                            outcome = CASE WHEN kind = 'callback' THEN 'manual' ELSE outcome END
            WHERE id = $1 AND status = 'open' RETURNING id""", task_id, status, note)
     if closed is None:
         raise Conflict(f"task {task_id} is already closed")
+    if next_contact_at is not None:
+        await create_task(pool, TaskInput(kind="follow_up", title=f"Следующий контакт: {task.title}"[:300],
+                                          customer_id=task.customer_id, order_id=task.order_id, call_id=task.call_id,
+                                          assignee_id=task.assignee_id or viewer.id, due_at=next_contact_at),
+                          viewer.id)
     return await get_task(pool, task_id)
 
 
@@ -116,8 +149,9 @@ async def list_tasks(pool: Pool, viewer: Manager, flt: TaskFilter, *, limit: int
 
     if not viewer.sees_everything:
         me = arg(viewer.id)
-        conditions.append(f"(t.assignee_id = {me} OR (t.assignee_id IS NULL"
-                          f" AND (c.responsible_manager_id IS NULL OR c.responsible_manager_id = {me})))")
+        conditions.append(f"(t.assignee_id = {me} OR (t.assignee_id IS NULL AND t.phone IS NULL"
+                          f" AND (c.responsible_manager_id IS NULL OR c.responsible_manager_id = {me}))"
+                          f" OR (t.assignee_id IS NULL AND t.phone IS NOT NULL AND {RANG.format(p=me)}))")
     if flt.assignee_id is not None:
         conditions.append(f"t.assignee_id = {arg(flt.assignee_id)}")
     if flt.unassigned:

@@ -24,7 +24,7 @@ from pbx_bridge.log_safe import PrintableLogFilter
 from pbx_bridge.simulator import Simulator
 from web import event_loop
 from web.config import Settings, SettingsError, load_settings
-from web.service import Database, open_database, public_url, serve
+from web.service import Database, open_database, public_url, run_worker, serve
 from web.signals import StopSignals
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", help="run the web service (and everything wired into it)",
                         description="Run the service until Ctrl-C or SIGTERM.")
+    commands.add_parser("worker", help="run only a job worker (callback tasks, deadline checks, ...)",
+                        description="Run a job worker on the configured database until Ctrl-C or SIGTERM: "
+                                    "start more on any machine with the same DATABASE_URL to add capacity.")
     commands.add_parser("migrate", help="apply database migrations and exit",
                         description="Apply pending database migrations and exit.")
     commands.add_parser("demo", help="load demo data (once) and run the service with a simulated PBX",
@@ -181,10 +184,12 @@ async def _command(args: argparse.Namespace, settings: Settings, signals: StopSi
             print("database is up to date")
         elif args.command == "serve":
             await serve(settings, db, signals)
+        elif args.command == "worker":
+            await run_worker(settings, db, signals)
         elif args.command == "db":
             await _db_serve(db, signals)
         elif args.command == "demo":
-            result = await load_demo_data(db.pool)
+            result = await load_demo_data(db.pool, timezone=settings.crm.timezone)
             print("demo data loaded" if result.created else "demo data already present, reusing it", flush=True)
             banner = [f"Open {public_url(settings)} and log in as (password {DEMO_PASSWORD!r} for all):"]
             banner += [f"  {login:<12} {role:<11} {name}" for login, role, name in result.logins]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +14,13 @@ from aiohttp import web
 from crm import database
 from crm.database import Pool
 from crm.embedded import EmbeddedPostgres, ensure_database, start_embedded
+from pbx_bridge.call_facts import CallFact
 from web.app import create_app
 from web.click_to_call import ClickToCall
 from web.config import Settings
+from web.jobs.runtime import start_jobs
+from web.live.bus import PgBus
+from web.live.hub import LiveHub
 from web.live.runtime import start_live
 from web.signals import StopSignals
 from web.telephony import start_telephony
@@ -87,10 +91,14 @@ def public_url(settings: Settings) -> str:
 async def serve(settings: Settings, db: Database, signals: StopSignals, *, banner: list[str] | None = None,
                 simulate: bool = False) -> None:
     """Serve the web app with the PBX side running beside it until Ctrl-C or SIGTERM."""
-    async with start_live(settings, db.pool, db.dsn) as live:
-        publisher = live.publisher
+    async with start_live(settings, db.pool, db.dsn) as live, \
+            start_jobs(db.dsn, db.pool, live.bus, run_worker=settings.web.worker,
+                       concurrency=settings.web.worker_concurrency) as jobs:
+        hooks: list[Callable[[CallFact], None]] = [jobs.calls.on_written]
+        if live.publisher is not None:
+            hooks.insert(0, live.publisher.on_written)
         async with start_telephony(settings, db.pool, simulate=simulate, agi=settings.agi, dsn=db.dsn,
-                                   after_write=None if publisher is None else publisher.on_written) as telephony:
+                                   after_write=fan_out(hooks)) as telephony:
             click_to_call = ClickToCall(db.pool, telephony, db.dsn, default_region=settings.crm.default_region)
             handover = asyncio.create_task(click_to_call.run(), name="click-to-call-handover")
             try:
@@ -100,6 +108,28 @@ async def serve(settings: Settings, db: Database, signals: StopSignals, *, banne
                 handover.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await handover
+
+
+def fan_out(hooks: list[Callable[[CallFact], None]]) -> Callable[[CallFact], None]:
+    """One after-write hook for the call recorder that tells each consumer (the live panel, the job queue)."""
+    def tell(fact: CallFact) -> None:
+        for hook in hooks:
+            try:
+                hook(fact)
+            except Exception:  # one consumer's failure must not keep the others from the fact
+                log.exception("after-write hook %r failed", hook)
+
+    return tell
+
+
+async def run_worker(settings: Settings, db: Database, signals: StopSignals) -> None:
+    """`perezvon worker`: only the job worker, until Ctrl-C or SIGTERM (the way to add job capacity)."""
+    bus = PgBus(db.dsn, db.pool, LiveHub())  # it only publishes: the tabs are on the web instances
+    async with start_jobs(db.dsn, db.pool, bus, concurrency=settings.web.worker_concurrency):
+        with signals.serving() as stop:
+            print("perezvon worker is running. Press Ctrl-C to stop.", flush=True)
+            await stop.wait()
+            print("stopping...", flush=True)
 
 
 async def _serve_app(app: web.Application, settings: Settings, signals: StopSignals,

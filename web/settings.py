@@ -48,5 +48,11 @@ class WebSettings:
     default_locale: str = field(
         default="ru", metadata={"env": "PEREZVON_DEFAULT_LOCALE",
                                 "help": "UI language before a user chooses one: ru or en."})
+    worker: bool = field(
+        default=True, metadata={"env": "PEREZVON_WORKER",
+                                "help": "Run a job worker inside `perezvon serve` (callback tasks, deadline checks); "
+                                        "false when `perezvon worker` processes run elsewhere."})
+    worker_concurrency: int = field(
+        default=4, metadata={"env": "PEREZVON_WORKER_CONCURRENCY", "help": "Jobs one worker runs at once."})
     log_level: str = field(
         default="INFO", metadata={"env": "PEREZVON_LOG_LEVEL", "help": "Logging level: DEBUG, INFO, WARNING."})

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crm import distribution, managers, orders, routing_data
+from crm import distribution, managers, orders, routing_config, routing_data
 from crm.errors import Conflict, InvalidInput
 from crm.models import CUSTOMER_KINDS, SALES_CHANNELS, STICKY_SOURCES, Manager, RoutingGroup, RoutingRule
 from crm.models import RoutingSchedule as Schedule
@@ -62,6 +62,7 @@ async def render_overview(request: web.Request, extra: dict[str, Any] | None = N
         "channels": SALES_CHANNELS, "sticky_sources": STICKY_SOURCES,
         "settings_values": rf.settings_values(settings), "urgent_values": set(urgent),
         "distribute_orders": await distribution.is_enabled(pool),
+        "new_contact_owner": await routing_config.new_contacts_go_to_operator(pool),
         "caps_values": {str(m.id): str(m.max_concurrent_calls) for m in staff},
         "number_values": {"did": "", "channel": "site", "label": ""},
         "holiday_values": {"schedule_id": None, "day": "", "note": ""}, "error": None, "error_section": None,
@@ -305,6 +306,7 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
     try:
         await routing_data.update_routing_settings(request.app[POOL], rf.settings_input(form))
         await distribution.set_enabled(request.app[POOL], checkbox(form, "distribute_orders"))
+        await routing_config.set_new_contacts_go_to_operator(request.app[POOL], checkbox(form, "new_contact_owner"))
     except Refusal as exc:
         return await _refused(request, "settings", exc, {"settings_values": rf.settings_submitted(form)})
     raise redirect("/routing#settings")

@@ -1,0 +1,5 @@
+-- The job queue (procrastinate, pinned in pyproject.toml): its own tables, types and functions, exactly as
+-- the installed release ships them. Deadline checks, escalations, auto-callbacks and notifications run as
+-- its jobs (web/jobs/). Upgrading procrastinate past the pinned minor version means adding its migration
+-- files (procrastinate/sql/migrations/) as new migrations here.
+-- include package resource: procrastinate/sql/schema.sql
