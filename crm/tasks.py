@@ -108,14 +108,15 @@ async def close_task(pool: Pool, task_id: int, viewer: Manager, *, status: TaskS
                      result_note: str = "", next_contact_at: datetime | None = None) -> Task:
     """Complete (or cancel) an open task with a result note; closing twice is a conflict.
 
-    A callback closed by hand needs what the conversation came to (a result note), and a next-contact
-    date when the shop's callback settings ask for one: that date becomes a follow-up task.
+    A missed call's callback (crm/callbacks.py) closed by hand needs what the conversation came to (a
+    result note), and a next-contact date when the shop's callback settings ask for one; any given date
+    becomes a follow-up task. Callback tasks people create themselves are ordinary to-dos.
     """
     if status not in ("done", "cancelled"):
         raise InvalidInput("a task closes as done or cancelled")
     note = clean_text(result_note, "result note", max_len=5000, multiline=True)
     task = await get_task(pool, task_id, viewer)
-    if task.kind == "callback":
+    if task.kind == "callback" and task.phone is not None:
         if not note.strip():
             raise InvalidInput("a callback is closed with a note of what the conversation came to")
         needs_date = bool(await pool.fetchval("SELECT require_next_contact FROM callback_settings"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from crm import callbacks, customers, managers, tasks
 from crm.callbacks import CallbackSettings, working_deadline
@@ -18,7 +20,7 @@ from crm.errors import InvalidInput
 from crm.models import DayHours, Holiday, RoutingSchedule
 from pbx_bridge import call_facts as cf
 from tests.calls_scenarios import T0, inbound_answered, no_answer, record, ringall_answered_by_102
-from tests.conftest import MakeManager
+from tests.conftest import MakeManager, login
 from web.jobs.queue import JobEnvironment
 from web.jobs.runtime import defer_call_ended, job_app
 from web.live.bus import LocalBus
@@ -168,3 +170,23 @@ async def test_the_job_queue_runs_it_once_however_often_it_is_queued(pool: Pool,
     [task] = await _callbacks(pool)
     assert (task["missed_calls"], task["assignee_id"]) == (1, anna.id)
     assert await pool.fetchval("SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'") == 2
+
+
+async def test_the_tasks_list_counts_down_and_admins_see_the_queue(client: TestClient[web.Request, web.Application],
+                                                                    pool: Pool, make_manager: MakeManager) -> None:
+    anna = await make_manager("operator", extensions=("101",))
+    await _customer(pool, anna.id)
+    await record(pool, no_answer(lid="1800000260.1", caller=CALLER))
+    await record(pool, no_answer(lid="1800000261.1", caller=CALLER, t=T0 + 60))
+    for lid in ("1800000260.1", "1800000261.1"):
+        await callbacks.on_missed_call(pool, lid)
+    await login(client, anna)
+    html = await (await client.get("/tasks")).text()
+    assert "Перезвонить: Петрова Анна" in html and "data-due-at=" in html and "×2" in html
+    assert 'class="call-button"' in html
+    await pool.execute("INSERT INTO job_failures (job_id, task_name, attempt, error) VALUES (7, 'call_ended', 1, "
+                       "'ConnectionError: <boom>')")
+    assert (await client.get("/settings/jobs")).status == 403
+    await login(client, await make_manager("admin"))
+    page = await (await client.get("/settings/jobs")).text()
+    assert "Фоновые задания" in page and "ConnectionError: &lt;boom&gt;" in page

@@ -18,6 +18,7 @@ from web.pages import (
     customers,
     dispositions_admin,
     home,
+    jobs_admin,
     locale,
     managers_admin,
     order_list,
@@ -85,6 +86,7 @@ def setup(app: web.Application) -> None:
     task_pages.setup(app)
     managers_admin.setup(app)
     dispositions_admin.setup(app)
+    jobs_admin.setup(app)
     calls.setup(app)
     pbx_gaps.setup(app)
     routing_admin.setup(app)

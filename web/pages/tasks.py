@@ -73,8 +73,9 @@ async def complete(request: web.Request) -> web.StreamResponse:
     task_id = path_int(request, "task_id")
     form = await request.post()
     outcome: TaskStatus = "cancelled" if text(form, "outcome") == "cancelled" else "done"
+    next_contact = parse_local_datetime(text(form, "next_contact_at"), shop_zone(request.app), "next contact")
     closed = await tasks.close_task(request.app[POOL], task_id, user, status=outcome,
-                                    result_note=text(form, "result_note"))
+                                    result_note=text(form, "result_note"), next_contact_at=next_contact)
     await announce.tasks_changed(request.app, closed.assignee_id, user.id)
     raise redirect(safe_next(text(form, "next", "/tasks"), "/tasks"))
 

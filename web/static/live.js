@@ -50,6 +50,7 @@
       case "calls.changed": refresh("calls"); break;
       case "tasks.changed": refresh("tasks"); break;
       case "presence.changed": refresh("presence"); break;
+      case "alert.raised": notice(message.message || ""); refresh("tasks"); break;
       default: break;
     }
   }
@@ -322,6 +323,23 @@
       button.disabled = false;
     }
   });
+
+  // --- deadlines counting down (callback tasks) ---------------------------------------------------
+  function tick() {
+    const now = Date.now();
+    for (const node of document.querySelectorAll("[data-due-at]")) {
+      const due = Date.parse(node.dataset.dueAt);
+      if (Number.isNaN(due)) continue;
+      const seconds = Math.round((due - now) / 1000);
+      const abs = Math.abs(seconds);
+      const text = abs >= 3600 ? `${Math.floor(abs / 3600)} ${t("h")} ${Math.floor((abs % 3600) / 60)} ${t("min")}`
+        : `${Math.floor(abs / 60)}:${String(abs % 60).padStart(2, "0")}`;
+      node.textContent = seconds >= 0 ? `${t("left")} ${text}` : `${t("overdue_by")} ${text}`;
+      node.classList.toggle("overdue", seconds < 0);
+    }
+  }
+  setInterval(tick, 1000);
+  tick();
 
   function notice(text) {
     const p = el("p", "live-notice", text);
