@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+from playwright.async_api import Browser, expect
 
 from crm import customers, managers
 from crm.customers import CustomerInput
@@ -24,6 +25,7 @@ from tests.conftest import PASSWORD
 from tests.fake_ami_server import FakeAmiServer, capture_after_login
 from tests.live_helpers import message_of_type, next_message
 from tests.service_process import ServiceProcess, get_json, poll, start_service
+from tests.test_browser import browser as browser  # noqa: F401  (the Chromium fixture)
 
 CAPTURES = Path(__file__).resolve().parent / "fixtures" / "asterisk-22"
 SECRET_KEY = "two-instances-share-this-secret-key!!"
@@ -71,7 +73,7 @@ async def _calls(db_dsn: str) -> list[str]:
 
 
 async def test_the_pop_crosses_instances_and_the_ami_connection_fails_over(
-        tmp_path: Path, db_dsn: str, pool: Pool, ami: FakeAmiServer) -> None:
+        tmp_path: Path, db_dsn: str, pool: Pool, ami: FakeAmiServer, browser: Browser) -> None:
     await managers.create_manager(pool, ManagerInput(login="anna", display_name="Анна Смирнова", role="operator",
                                                      extensions=("101",)), PASSWORD)
     await customers.create_customer(pool, CustomerInput(name="Иванова Мария", phones=("+79161110001",)))
@@ -86,9 +88,16 @@ async def test_the_pop_crosses_instances_and_the_ami_connection_fails_over(
             await poll(lambda: _is(http, second, "standby"))
             assert ami.connections == 1  # the second one never connected
             await _log_in(http, second, "anna")
+            page = await browser.new_page()  # Anna's browser is on the instance without the AMI connection
+            await page.goto(second.url("/login"))
+            await page.fill("input[name=login]", "anna")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await expect(page.locator("#live-pops")).to_have_attribute("data-connected", "true")
             async with http.ws_connect(second.url("/live"), origin=second.url("")) as ws:
                 assert (await next_message(ws))["type"] == "hello"
                 await ami.send(capture_after_login(CAPTURES / "inbound_answered.ami"), session=1)
+                await expect(page.locator(".pop .pop-customer")).to_have_text("Иванова Мария", timeout=30_000)
                 pop = await message_of_type(ws, "pop", within_s=30)
                 assert pop["call"] == "1795345255.0" and pop["customer"]["name"] == "Иванова Мария"
                 assert (await message_of_type(ws, "pop.state", within_s=30))["state"] == "in_call"
