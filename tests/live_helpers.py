@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -19,8 +19,10 @@ from pbx_bridge import call_facts as cf
 from tests.calls_scenarios import RunningRecorder
 from web.app import create_app
 from web.call_recorder import CallRecorder
+from web.click_to_call import ClickToCall
 from web.config import Settings
 from web.live.runtime import LiveParts, start_live
+from web.telephony import Telephony, start_telephony
 
 Client = TestClient[web.Request, web.Application]
 
@@ -79,3 +81,36 @@ async def message_of_type(ws: aiohttp.ClientWebSocketResponse, kind: str, within
         while (message := await next_message(ws, within_s))["type"] != kind:
             pass
     return message
+
+
+@dataclass
+class SimulatedShop:
+    """The whole app with the PBX simulator (real AMI on loopback), live parts and click-to-call."""
+
+    client: Client
+    telephony: Telephony
+    click_to_call: ClickToCall
+
+
+@asynccontextmanager
+async def simulated_shop(settings: Settings, pool: Pool, dsn: str, *, speed: float = 200,
+                         mean_talk_s: float | None = None) -> AsyncIterator[SimulatedShop]:
+    """`speed`: simulated seconds per real second (Originate rings, talk); the AMI is connected on entry."""
+    sim = replace(settings.simulator, ami_port=0, calls_per_minute=0, speed=speed)
+    if mean_talk_s is not None:
+        sim = replace(sim, mean_talk_s=mean_talk_s)
+    shop = replace(settings, simulator=sim)
+    async with start_live(shop, pool, dsn) as live:
+        assert live.publisher is not None
+        async with start_telephony(shop, pool, simulate=True, after_write=live.publisher.on_written) as telephony:
+            assert telephony.ami is not None
+            async with asyncio.timeout(10):
+                await telephony.ami.wait_status(lambda s: s.state == "connected")
+            click_to_call = ClickToCall(pool, telephony, dsn)
+            client: Client = TestClient(TestServer(create_app(shop, pool, telephony, live, click_to_call),
+                                                   host="127.0.0.1"))
+            await client.start_server()
+            try:
+                yield SimulatedShop(client, telephony, click_to_call)
+            finally:
+                await client.close()

@@ -7,13 +7,11 @@ LISTEN/NOTIFY bus and the real websocket.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page, expect
 
 from crm import customers, orders
@@ -23,13 +21,9 @@ from crm.orders import OrderInput
 from pbx_bridge import call_facts as cf
 from tests.calls_scenarios import T0, inbound_answered
 from tests.conftest import PASSWORD, MakeManager
-from tests.live_helpers import LivePanel, live_panel
+from tests.live_helpers import LivePanel, live_panel, simulated_shop
 from tests.test_browser import browser as browser  # noqa: F401  (the Chromium fixture)
-from web.app import create_app
-from web.click_to_call import ClickToCall
 from web.config import Settings
-from web.live.runtime import start_live
-from web.telephony import start_telephony
 
 Client = TestClient[web.Request, web.Application]
 
@@ -135,26 +129,13 @@ async def test_the_call_button_shows_the_call_progress(browser: Browser, setting
     anna = await make_manager("operator", extensions=("101",))
     customer = await customers.create_customer(pool, CustomerInput(name="Соколова Ирина", phones=("+79035557788",),
                                                                    responsible_manager_id=anna.id))
-    demo = replace(settings, simulator=replace(settings.simulator, ami_port=0, calls_per_minute=0, speed=4,
-                                               mean_talk_s=1))
-    async with start_live(demo, pool, db_dsn) as live:
-        assert live.publisher is not None
-        async with start_telephony(demo, pool, simulate=True, after_write=live.publisher.on_written) as telephony:
-            assert telephony.ami is not None
-            async with asyncio.timeout(10):
-                await telephony.ami.wait_status(lambda s: s.state == "connected")
-            app = create_app(demo, pool, telephony, live, ClickToCall(pool, telephony, db_dsn))
-            client: Client = TestClient(TestServer(app, host="127.0.0.1"))
-            await client.start_server()
-            try:
-                page = await _open_panel(browser, _Base(client), anna.login, f"/customers/{customer.id}")
-                await page.locator(".phones .call-button").click()
-                pop = page.locator(".pop")
-                await expect(pop).to_have_attribute("data-state", "calling_customer", timeout=15_000)
-                await expect(pop.locator(".pop-customer")).to_have_text("Соколова Ирина")
-                await expect(pop).to_have_attribute("data-state", "connected", timeout=15_000)
-                await expect(pop).to_have_attribute("data-state", "ended", timeout=30_000)
-                await expect(pop.locator(".pop-title")).to_contain_text("Звонок завершён")
-                await expect(page.locator("#calls")).to_contain_text("исходящий")  # the card's calls, no reload
-            finally:
-                await client.close()
+    async with simulated_shop(settings, pool, db_dsn, speed=4, mean_talk_s=1) as shop:
+        page = await _open_panel(browser, _Base(shop.client), anna.login, f"/customers/{customer.id}")
+        await page.locator(".phones .call-button").click()
+        pop = page.locator(".pop")
+        await expect(pop).to_have_attribute("data-state", "calling_customer", timeout=15_000)
+        await expect(pop.locator(".pop-customer")).to_have_text("Соколова Ирина")
+        await expect(pop).to_have_attribute("data-state", "connected", timeout=15_000)
+        await expect(pop).to_have_attribute("data-state", "ended", timeout=30_000)
+        await expect(pop.locator(".pop-title")).to_contain_text("Звонок завершён")
+        await expect(page.locator("#calls")).to_contain_text("исходящий")  # the card's calls, no reload

@@ -8,52 +8,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from crm import customers, tasks
 from crm.customers import CustomerInput
 from crm.database import Pool
 from crm.tasks import TaskInput
 from tests.conftest import MakeManager, login
-from tests.live_helpers import message_of_type, next_message
-from web.app import create_app
+from tests.live_helpers import SimulatedShop, message_of_type, next_message, simulated_shop
 from web.click_to_call import ClickToCall
 from web.config import Settings
-from web.live.runtime import start_live
-from web.telephony import Telephony, start_telephony
+from web.telephony import Telephony
 
 Client = TestClient[web.Request, web.Application]
 
 
-@dataclass
-class Placing:
-    client: Client
-    telephony: Telephony
-    click_to_call: ClickToCall
-
-
 @pytest.fixture
-async def placing(settings: Settings, pool: Pool, db_dsn: str) -> AsyncIterator[Placing]:
-    demo = replace(settings, simulator=replace(settings.simulator, ami_port=0, calls_per_minute=0, speed=200))
-    async with start_live(demo, pool, db_dsn) as live:
-        assert live.publisher is not None
-        async with start_telephony(demo, pool, simulate=True, after_write=live.publisher.on_written) as telephony:
-            assert telephony.ami is not None
-            async with asyncio.timeout(10):
-                await telephony.ami.wait_status(lambda s: s.state == "connected")
-            click_to_call = ClickToCall(pool, telephony, db_dsn)
-            client: Client = TestClient(TestServer(create_app(demo, pool, telephony, live, click_to_call),
-                                                   host="127.0.0.1"))
-            await client.start_server()
-            try:
-                yield Placing(client, telephony, click_to_call)
-            finally:
-                await client.close()
+async def placing(settings: Settings, pool: Pool, db_dsn: str) -> AsyncIterator[SimulatedShop]:
+    async with simulated_shop(settings, pool, db_dsn) as shop:
+        yield shop
 
 
 async def _customer_with_callback(pool: Pool, manager_id: int) -> tuple[int, int]:
@@ -65,7 +43,7 @@ async def _customer_with_callback(pool: Pool, manager_id: int) -> tuple[int, int
 
 
 async def test_a_call_placed_from_a_task_rings_the_operator_then_the_customer_and_is_linked(
-        placing: Placing, pool: Pool, make_manager: MakeManager) -> None:
+        placing: SimulatedShop, pool: Pool, make_manager: MakeManager) -> None:
     anna = await make_manager("operator", extensions=("101",))
     customer_id, task_id = await _customer_with_callback(pool, anna.id)
     csrf = await login(placing.client, anna)
@@ -88,7 +66,7 @@ async def test_a_call_placed_from_a_task_rings_the_operator_then_the_customer_an
     assert (call["task_id"], call["customer_id"]) == (task_id, customer_id)
 
 
-async def test_refusals_are_clear_and_place_nothing(placing: Placing, settings: Settings, pool: Pool,
+async def test_refusals_are_clear_and_place_nothing(placing: SimulatedShop, settings: Settings, pool: Pool,
                                                     make_manager: MakeManager) -> None:
     no_phone = await make_manager("operator")
     csrf = await login(placing.client, no_phone)
@@ -127,7 +105,7 @@ class _Standby:
 
 
 async def test_an_instance_without_the_ami_connection_hands_the_call_to_the_one_with_it(
-        placing: Placing, pool: Pool, db_dsn: str, make_manager: MakeManager) -> None:
+        placing: SimulatedShop, pool: Pool, db_dsn: str, make_manager: MakeManager) -> None:
     anna = await make_manager("operator", extensions=("101",))
     standby = ClickToCall(pool, cast(Telephony, _Standby()), db_dsn)
     listeners = [asyncio.create_task(placing.click_to_call.run()), asyncio.create_task(standby.run())]
