@@ -359,8 +359,8 @@ async def measure_transport(dsn: str, pool: Pool, sizes: Sizes, *, server_cpu: i
 async def breakdown(pool: Pool, cases: Sequence[CallCase], moment: datetime) -> dict[str, float]:
     """Where a decision's time goes, called in this process one at a time: mean wall ms per step, and the
     Python CPU ms of `CrmRouter.route` (configuration cached) and of recording its decision."""
-    from crm.routing import LiveState, decide_route
-    from crm.routing_data import caller_e164_of, load_caller, load_route_context, load_routing_config
+    from crm.routing.data import caller_e164_of, load_caller, load_route_context, load_routing_config
+    from crm.routing.policy import LiveState, decide_route
     from web.routing_service import CrmRouter
 
     def mean_ms(samples: list[float]) -> float:

@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 from crm.database import Connection, Pool
 from crm.models import RoutingSchedule
 from crm.phones import format_phone
-from crm.routing_data import load_routing_config
-from crm.routing_hours import is_open, schedule_for
+from crm.routing.data import load_routing_config
+from crm.routing.hours import is_open, schedule_for
 
 #: How far ahead a deadline is searched for opening hours (a schedule closed for longer: plain minutes).
 SEARCH_DAYS = 14

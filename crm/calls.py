@@ -483,7 +483,7 @@ def _leg(row: asyncpg.Record) -> CallLeg:
 
 
 def _route(row: asyncpg.Record) -> CallRoute | None:
-    """The routing decision recorded on the row (crm/routing_data.py writes it); None when routing never ran."""
+    """The routing decision recorded on the row (crm/routing/data.py writes it); None when routing never ran."""
     if not row["route_reason"]:
         return None
     return CallRoute(reason=row["route_reason"], targets=row["route_targets"], explanation=row["route_explain"],

@@ -22,15 +22,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from crm import distribution, managers, orders, routing_data, tasks
+from crm import distribution, managers, orders, tasks
 from crm.customers import CustomerInput, add_note, create_customer
 from crm.database import Pool
 from crm.demo.plan import DemoPlan, Staff, next_holidays, plan_demo
 from crm.managers import ManagerInput
 from crm.models import Manager, Role, RoutingSchedule
 from crm.orders import OrderInput
-from crm.routing_data import GroupInput, NumberInput, RuleInput, ScheduleInput
-from crm.routing_hours import zone
+from crm.routing import data as routing_data
+from crm.routing.data import GroupInput, NumberInput, RuleInput, ScheduleInput
+from crm.routing.hours import zone
 from crm.tasks import TaskInput
 
 DEMO_PASSWORD = "demo-password"

@@ -1,7 +1,7 @@
 """Order distribution: who takes a new order that arrives without a manager (the shop's site, the API).
 
 The first of the steps shops are told to take: no order waits for someone to notice it. The rules
-are the routing rules an admin already edits for calls (crm/routing_config.py), read for orders:
+are the routing rules an admin already edits for calls (crm/routing/config.py), read for orders:
 
 1. the customer's responsible manager, if active;
 2. a VIP customer: the VIP-capable online manager with the fewest open orders;
@@ -24,7 +24,7 @@ from datetime import datetime
 
 from crm.database import Pool
 from crm.models import RoutingGroup, RoutingRule
-from crm.routing_config import list_groups, list_rules
+from crm.routing.config import list_groups, list_rules
 
 RESPONSIBLE = "responsible_manager"
 VIP = "vip"

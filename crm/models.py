@@ -189,7 +189,7 @@ class CallLeg:
 
 @dataclass(frozen=True)
 class CallRoute:
-    """Why an inbound call went where it did, as routing recorded it (crm/routing_data.py writes it).
+    """Why an inbound call went where it did, as routing recorded it (crm/routing/data.py writes it).
 
     The journal's "why did this call go there": `reason` is a slug of crm.routing.REASONS, `targets`
     the dial string answered to the PBX, `explanation` one line per policy step.
@@ -275,7 +275,7 @@ class Call:
     disposition: str | None = None
 
 
-# ---- routing configuration (crm/routing_data.py) ------------------------------------------------------------
+# ---- routing configuration (crm/routing/data.py) ------------------------------------------------------------
 
 StickySource = Literal["responsible", "last_order"]
 STICKY_SOURCES: tuple[StickySource, ...] = ("responsible", "last_order")

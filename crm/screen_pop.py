@@ -16,7 +16,7 @@ from crm import calls, customers, orders, tasks
 from crm.database import Pool
 from crm.errors import NotFound
 from crm.models import Call, Customer, Note, Order, Task
-from crm.routing_names import PLACEHOLDER_PREFIX
+from crm.routing.names import PLACEHOLDER_PREFIX
 from crm.workflow import StatusWorkflow
 
 LATEST_ORDERS = 5

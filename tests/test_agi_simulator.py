@@ -11,7 +11,7 @@ import pytest
 from crm import customers, managers
 from crm.customers import CustomerInput
 from crm.database import Pool
-from crm.routing_data import get_route_decision
+from crm.routing.data import get_route_decision
 from pbx_bridge import ami_events as ev
 from pbx_bridge import call_facts as cf
 from pbx_bridge.agi_contract import RouteAnswer

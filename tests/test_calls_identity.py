@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crm import calls, customers, routing_data
+from crm import calls, customers
 from crm.calls import CallStart, caller_presentation
 from crm.customers import CustomerInput
 from crm.database import Pool
 from crm.models import Call
-from crm.routing import LiveState, decide_route
+from crm.routing import data as routing_data
+from crm.routing.policy import LiveState, decide_route
 from pbx_bridge.agi_server import request_from_env
 from pbx_bridge.ami_events import ChannelInfo, Newchannel, unescape
 from pbx_bridge.call_facts import CallStarted

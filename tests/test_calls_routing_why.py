@@ -1,7 +1,7 @@
 """"Why did this call go there": the routing decision on each call in the journal, the card and the API.
 
 The call is written by the recorder's functions (crm.calls) and the decision by the router's
-(crm.routing_data.record_route_decision) in either order, as happens live; the customer's name
+(crm.routing.data.record_route_decision) in either order, as happens live; the customer's name
 carries HTML, and it reaches the page inside the decision's explanation, so escaping is checked
 where the text really comes from.
 """
@@ -20,13 +20,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from markupsafe import escape
 
-from crm import calls, customers, managers, orders, routing_data
+from crm import calls, customers, managers, orders
 from crm.calls import CallEnd, CallStart
 from crm.customers import CustomerInput
 from crm.database import Pool
 from crm.models import CallDirection, Manager
 from crm.orders import OrderInput
-from crm.routing import LiveState, RouteDecision, decide_route
+from crm.routing import data as routing_data
+from crm.routing.policy import LiveState, RouteDecision, decide_route
 from tests.conftest import MakeManager, login
 from web.api import calls as calls_api
 from web.app import create_app

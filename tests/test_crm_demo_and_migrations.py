@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from crm import database, managers, order_list, orders, routing_data
+from crm import database, managers, order_list, orders
 from crm.database import Pool
 from crm.demo.plan import Staff, plan_demo
 from crm.demo_data import DEMO_PASSWORD, SHOP_NUMBERS, WORKING_HOURS, load_demo_data
 from crm.models import DayHours, Holiday, RoutingSchedule
-from crm.routing_hours import is_open, parse_hhmm
+from crm.routing import data as routing_data
+from crm.routing.hours import is_open, parse_hhmm
 from pbx_bridge.simulator.settings import SimulatorSettings
 from tests.conftest import PgServer
 

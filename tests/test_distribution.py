@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from crm import customers, distribution, managers, routing_data
+from crm import customers, distribution, managers
 from crm.customers import CustomerInput
 from crm.database import Pool
 from crm.distribution import Candidate, OrderFacts, choose
 from crm.models import RoutingGroup, RoutingRule
-from crm.routing_config import GroupInput, RuleInput
+from crm.routing import data as routing_data
+from crm.routing.config import GroupInput, RuleInput
 from tests.conftest import MakeManager, csrf_from, login
 
 Client = TestClient[web.Request, web.Application]

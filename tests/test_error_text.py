@@ -65,7 +65,7 @@ def _variants(node: ast.expr, tree: ast.Module) -> Iterator[Variant]:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         yield (node.value,)
     elif isinstance(node, ast.JoinedStr):
-        yield tuple("".join(part.value if isinstance(part, ast.Constant) else sample for part in node.values)
+        yield tuple("".join(str(part.value) if isinstance(part, ast.Constant) else sample for part in node.values)
                     for sample in SAMPLES)
     elif isinstance(node, ast.IfExp):
         yield from _variants(node.body, tree)

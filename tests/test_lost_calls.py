@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient
 from crm import calls, lost_calls
 from crm.database import Pool
 from crm.models import Call
-from crm.routing import RouteDecision
-from crm.routing_data import record_route_decision
+from crm.routing.data import record_route_decision
+from crm.routing.policy import RouteDecision
 from pbx_bridge import ami_events as ev
 from pbx_bridge import call_facts as cf
 from pbx_bridge.call_tracker import CallTracker

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crm import routing_config
 from crm.database import Pool
+from crm.routing import config as routing_config
 from tests.calls_scenarios import inbound_answered, no_answer, record
 from tests.conftest import MakeManager
 

@@ -14,9 +14,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from crm import managers, routing_data
+from crm import managers
 from crm.database import Pool
 from crm.models import RoutingSchedule
+from crm.routing import data as routing_data
 from tests.conftest import MakeManager, login
 from web.app import create_app
 from web.config import Settings

@@ -8,21 +8,22 @@ from typing import Any
 
 import pytest
 
-from crm import calls, customers, managers, orders, routing_data
+from crm import calls, customers, managers, orders
 from crm.calls import CallEnd, CallStart
 from crm.customers import CustomerInput
 from crm.database import Pool
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.managers import ManagerInput
 from crm.orders import OrderInput
-from crm.routing import LiveState, RouteDecision, decide_route
-from crm.routing_data import (
+from crm.routing import data as routing_data
+from crm.routing.data import (
     GroupInput,
     NumberInput,
     RoutingSettingsInput,
     RuleInput,
     ScheduleInput,
 )
+from crm.routing.policy import LiveState, RouteDecision, decide_route
 from tests.conftest import MakeManager
 
 PHONE = "+79161234567"

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from crm.models import DayHours, Holiday, RoutingGroup, RoutingNumber, RoutingRule, RoutingSchedule, RoutingSettings
-from crm.routing import (
+from crm.routing.hours import is_open, parse_hhmm, schedule_for
+from crm.routing.policy import (
     CallerInfo,
     CallerOrder,
     LiveState,
@@ -20,7 +21,6 @@ from crm.routing import (
     match_rule,
     normalize_did,
 )
-from crm.routing_hours import is_open, parse_hhmm, schedule_for
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Wednesday 2024-05-15 12:00 in Moscow (UTC+3).

@@ -12,7 +12,7 @@ import pytest
 from crm import customers, managers
 from crm.customers import CustomerInput
 from crm.database import Pool
-from crm.routing_data import get_route_decision
+from crm.routing.data import get_route_decision
 from pbx_bridge.agi_contract import RouteAnswer
 from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.agi_settings import AgiSettings

@@ -23,7 +23,7 @@ from crm.database import Pool
 from crm.errors import InvalidInput, PbxUnavailable, PhoneUnreachable
 from crm.models import Manager
 from crm.phones import format_phone, normalize_phone
-from crm.routing_names import display_safe
+from crm.routing.names import display_safe
 from pbx_bridge.ami_actions import AmiError, Originate
 from web.pg_listen import listen_forever
 from web.telephony import Telephony

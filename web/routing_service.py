@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crm.database import Pool
-from crm.routing import LiveState, RouteDecision, RoutingConfig, decide_route
-from crm.routing_data import load_route_context, load_routing_config, record_route_decision
+from crm.routing.data import load_route_context, load_routing_config, record_route_decision
+from crm.routing.policy import LiveState, RouteDecision, RoutingConfig, decide_route
 from pbx_bridge.agi_contract import RouteAnswer, RouteRequest
 from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.agi_settings import AgiSettings

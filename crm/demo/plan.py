@@ -19,7 +19,7 @@ from typing import Any
 
 from crm.demo import catalog
 from crm.models import CustomerKind, RoutingSchedule, SalesChannel, TaskKind
-from crm.routing_hours import MINUTES_PER_DAY, is_open, zone
+from crm.routing.hours import MINUTES_PER_DAY, is_open, zone
 from crm.workflow import StatusWorkflow
 
 ORDER_NUMBER_START = 10234

@@ -17,7 +17,7 @@ from typing import Any
 from crm.calls import HIDDEN
 from crm.models import Call, Order, Task
 from crm.phones import format_phone
-from crm.routing_names import display_safe
+from crm.routing.names import display_safe
 from crm.screen_pop import CallerCard
 from web.live.bus import MAX_PAYLOAD
 

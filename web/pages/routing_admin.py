@@ -3,7 +3,7 @@ working-hours schedules with holidays, the shop's numbers, global routing settin
 that make a call urgent, and the managers' concurrency caps.
 
 Admins edit; supervisors (heads of sales) may look at the overview, read-only, to understand where
-calls go; operators get 403. Every change goes through one `crm.routing_data` (or `crm.managers`)
+calls go; operators get 403. Every change goes through one `crm.routing.data` (or `crm.managers`)
 function that validates before it writes, so a refused form changes nothing and comes back with the
 user's input and the reason.
 """
@@ -16,10 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
-from crm import distribution, managers, orders, routing_config, routing_data
+from crm import distribution, managers, orders
 from crm.errors import Conflict, InvalidInput
 from crm.models import CUSTOMER_KINDS, SALES_CHANNELS, STICKY_SOURCES, Manager, RoutingGroup, RoutingRule
 from crm.models import RoutingSchedule as Schedule
+from crm.routing import config as routing_config
+from crm.routing import data as routing_data
 from web.errors import error_message
 from web.keys import CATALOGUES, POOL, require_role
 from web.pages import routing_forms as rf

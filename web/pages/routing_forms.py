@@ -15,9 +15,9 @@ from typing import Any
 
 from crm.errors import InvalidInput
 from crm.models import STICKY_SOURCES, RoutingGroup, RoutingRule, RoutingSchedule, RoutingSettings, StickySource
-from crm.routing_config import DEFAULT_HOURS
-from crm.routing_data import GroupInput, NumberInput, RoutingSettingsInput, RuleInput, ScheduleInput
-from crm.routing_hours import parse_hhmm, zone
+from crm.routing.config import DEFAULT_HOURS
+from crm.routing.data import GroupInput, NumberInput, RoutingSettingsInput, RuleInput, ScheduleInput
+from crm.routing.hours import parse_hhmm, zone
 from web.pages.forms import Form, checkbox, int_field, text
 
 WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)

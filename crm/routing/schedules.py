@@ -1,7 +1,7 @@
 """Working-hours schedules (one per dialled number, plus the global one) and their holidays, as an admin edits them.
 
 Validated before any SQL runs; refusals are `InvalidInput`, `NotFound` or `Conflict` as in
-crm/routing_config.py. The calendar rules themselves (night shifts, holidays) are in crm/routing_hours.py.
+crm/routing/config.py. The calendar rules themselves (night shifts, holidays) are in crm/routing/hours.py.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from crm.database import Pool
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.models import DayHours, Holiday, RoutingSchedule
 from crm.phones import try_normalize_phone
-from crm.routing_config import DEFAULT_HOURS, did_field
-from crm.routing_hours import MINUTES_PER_DAY, parse_hhmm, zone
+from crm.routing.config import DEFAULT_HOURS, did_field
+from crm.routing.hours import MINUTES_PER_DAY, parse_hhmm, zone
 from crm.validation import clean_text
 
 _TARGET = re.compile(r"^(voicemail:[A-Za-z0-9_@.-]{1,64}|dial:\+?[0-9]{3,20}|playback:[A-Za-z0-9_/.-]{1,100}|hangup)$")

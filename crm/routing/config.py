@@ -1,5 +1,5 @@
 """Routing configuration an admin edits: groups and members, rules, the shop's numbers, schedules and holidays,
-the urgent order statuses and the global routing settings (schedules and holidays: crm/routing_schedules.py).
+the urgent order statuses and the global routing settings (schedules and holidays: crm/routing/schedules.py).
 
 Every input is validated before any SQL runs and refused with `InvalidInput` (bad value),
 `NotFound` (no such row) or `Conflict` (a duplicate name / number, a group still used by rules),
@@ -28,7 +28,7 @@ from crm.models import (
     RoutingSettings,
     StickySource,
 )
-from crm.routing_names import normalize_did
+from crm.routing.names import normalize_did
 from crm.validation import clean_text
 
 _QUEUE = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
@@ -52,7 +52,7 @@ def _ring(value: int, field_name: str) -> int:
 
 
 def did_field(value: str, *, required: bool) -> str:
-    """A dialled number from a form, normalised like routing compares it (crm.routing_names.normalize_did)."""
+    """A dialled number from a form, normalised like routing compares it (crm.routing.names.normalize_did)."""
     did = normalize_did(value)
     if value.strip() and not did:
         raise InvalidInput("number: digits expected")

@@ -12,7 +12,7 @@ is most of the cost of the full statement).
 touching what the call recorder (crm/calls.py) writes, in either order: the recorder never writes
 the route_* columns, and this never overwrites the recorder's columns on an existing row.
 
-The admin CRUD lives in crm/routing_config.py and crm/routing_schedules.py and is re-exported here,
+The admin CRUD lives in crm/routing/config.py and crm/routing/schedules.py and is re-exported here,
 so callers need only `from crm import routing_data`.
 """
 
@@ -27,17 +27,7 @@ from crm.database import Pool
 from crm.errors import InvalidInput, NotFound
 from crm.models import DayHours, Holiday, RouteRecord, RoutingGroup, RoutingNumber, RoutingRule, RoutingSchedule
 from crm.phones import try_normalize_phone
-from crm.routing import (
-    CallerInfo,
-    CallerOrder,
-    ManagerCandidate,
-    RouteContext,
-    RouteDecision,
-    RoutingConfig,
-    digits_only,
-    normalize_did,
-)
-from crm.routing_config import (
+from crm.routing.config import (
     GroupInput,
     NumberInput,
     RoutingSettingsInput,
@@ -62,8 +52,18 @@ from crm.routing_config import (
     update_routing_settings,
     update_rule,
 )
-from crm.routing_hours import parse_hhmm
-from crm.routing_schedules import (
+from crm.routing.hours import parse_hhmm
+from crm.routing.policy import (
+    CallerInfo,
+    CallerOrder,
+    ManagerCandidate,
+    RouteContext,
+    RouteDecision,
+    RoutingConfig,
+    digits_only,
+    normalize_did,
+)
+from crm.routing.schedules import (
     ScheduleInput,
     add_holiday,
     create_schedule,

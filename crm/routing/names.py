@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from crm.phones import format_phone, try_normalize_phone
 
 if TYPE_CHECKING:
-    from crm.routing import CallerInfo
+    from crm.routing.policy import CallerInfo
 
 MAX_DISPLAY = 40
 SEPARATOR = " · "

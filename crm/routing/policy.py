@@ -17,7 +17,7 @@ it passed ("why did this call go there"):
 A manager is *available* when active, online in the panel, with a phone Asterisk has not reported
 unregistered (unknown counts as registered), and fewer active calls than their cap. The PBX side
 supplies registration and load as plain inputs (`LiveState`); the CRM side as `RouteContext`
-(crm/routing_data.py loads it).
+(crm/routing/data.py loads it).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm.models import CustomerKind, Role, RoutingGroup, RoutingNumber, RoutingRule, RoutingSchedule, RoutingSettings
 from crm.phones import format_phone
-from crm.routing_hours import is_open, schedule_for
-from crm.routing_names import caller_display_name, digits_only, normalize_did
+from crm.routing.hours import is_open, schedule_for
+from crm.routing.names import caller_display_name, digits_only, normalize_did
 
 __all__ = ["CallerInfo", "CallerOrder", "LiveState", "ManagerCandidate", "ManagerTarget", "RouteContext",
            "RouteDecision", "RoutingConfig", "caller_display_name", "decide_route", "normalize_did", "digits_only"]
