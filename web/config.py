@@ -23,6 +23,7 @@ from crm.settings import CrmSettings, DatabaseSettings
 from pbx_bridge.agi_settings import AgiSettings
 from pbx_bridge.ami_settings import AmiSettings
 from pbx_bridge.simulator.settings import SimulatorSettings
+from web.mail_settings import MailSettings
 from web.settings import WebSettings
 
 T = TypeVar("T")
@@ -42,10 +43,11 @@ class Settings:
     ami: AmiSettings
     agi: AgiSettings
     simulator: SimulatorSettings
+    mail: MailSettings = MailSettings()
 
 
 SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings, AmiSettings, AgiSettings,
-                                           SimulatorSettings)
+                                           SimulatorSettings, MailSettings)
 
 
 def setting_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
@@ -100,7 +102,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     merged.update(os.environ if environ is None else environ)
     settings = Settings(database=build(DatabaseSettings, merged), crm=build(CrmSettings, merged),
                         web=build(WebSettings, merged), ami=build(AmiSettings, merged),
-                        agi=build(AgiSettings, merged), simulator=build(SimulatorSettings, merged))
+                        agi=build(AgiSettings, merged), simulator=build(SimulatorSettings, merged),
+                        mail=build(MailSettings, merged))
     if problems := settings.ami.problems() + settings.agi.problems():
         raise SettingsError("; ".join(problems))
     if settings.web.default_locale not in ("ru", "en"):

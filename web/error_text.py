@@ -83,6 +83,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     # --- not found ---
     (r"no (?P<what>customer|order|manager|task|schedule|routing group|routing rule|API token|number) (?P<id>.+)",
      "нет {what} {id}"),
+    (r"no alert (?P<id>\d+)", "нет тревоги {id}"),
+    (r"alert (?P<n>\d+) is already acknowledged", "тревога {n} уже принята к сведению"),
+    (r"this alert is about another manager's work", "эта тревога о работе другого менеджера"),
     (r"no such call", "звонок не найден"),
     (r"no such (?P<f>.+)", "{f}: не найдено"),
     # --- people, phones, access ---

@@ -93,7 +93,8 @@ async def serve(settings: Settings, db: Database, signals: StopSignals, *, banne
     """Serve the web app with the PBX side running beside it until Ctrl-C or SIGTERM."""
     async with start_live(settings, db.pool, db.dsn) as live, \
             start_jobs(db.dsn, db.pool, live.bus, run_worker=settings.web.worker,
-                       concurrency=settings.web.worker_concurrency) as jobs:
+                       concurrency=settings.web.worker_concurrency, mail=settings.mail,
+                       panel_url=public_url(settings)) as jobs:
         hooks: list[Callable[[CallFact], None]] = [jobs.calls.on_written]
         if live.publisher is not None:
             hooks.insert(0, live.publisher.on_written)
@@ -125,7 +126,8 @@ def fan_out(hooks: list[Callable[[CallFact], None]]) -> Callable[[CallFact], Non
 async def run_worker(settings: Settings, db: Database, signals: StopSignals) -> None:
     """`perezvon worker`: only the job worker, until Ctrl-C or SIGTERM (the way to add job capacity)."""
     bus = PgBus(db.dsn, db.pool, LiveHub())  # it only publishes: the tabs are on the web instances
-    async with start_jobs(db.dsn, db.pool, bus, concurrency=settings.web.worker_concurrency):
+    async with start_jobs(db.dsn, db.pool, bus, concurrency=settings.web.worker_concurrency, mail=settings.mail,
+                          panel_url=public_url(settings)):
         with signals.serving() as stop:
             print("perezvon worker is running. Press Ctrl-C to stop.", flush=True)
             await stop.wait()

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
 
-from crm import callbacks
+from crm import alerts, callbacks
 from crm.database import Pool
+from web.jobs import mail
 from web.live.bus import LiveBus
 from web.live.hub import Audience
+from web.mail_settings import MailSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,9 @@ CHECKS_QUEUE = "checks"
 class JobEnvironment:
     pool: Pool
     bus: LiveBus
+    mail: MailSettings = MailSettings()
+    #: Where the panel is, for links in e-mails.
+    panel_url: str = "http://127.0.0.1:8080/"
 
 
 def _env(context: procrastinate.JobContext) -> JobEnvironment:
@@ -71,19 +77,55 @@ async def call_ended(context: procrastinate.JobContext, linkedid: str) -> None:
     await _recorded(context, "call_ended", work)
 
 
+async def _defer_mail(context: procrastinate.JobContext, alert_id: int) -> None:
+    if not _env(context).mail.enabled or context.app is None:
+        return
+    try:
+        await context.app.configure_task("send_alert_email", queueing_lock=f"alert-mail:{alert_id}").defer_async(
+            alert_id=alert_id)
+    except AlreadyEnqueued:
+        pass
+
+
+@jobs.task(name="send_alert_email", queue=CHECKS_QUEUE, retry=RETRY, pass_context=True)
+async def send_alert_email(context: procrastinate.JobContext, alert_id: int) -> None:
+    """One alert's e-mail to the head of sales (SMTP), retried while the server does not take it."""
+    async def work() -> None:
+        env = _env(context)
+        await mail.send_alert(env.pool, env.mail, env.panel_url, alert_id)
+
+    await _recorded(context, "send_alert_email", work)
+
+
 @jobs.periodic(cron="* * * * *", periodic_id="callback-deadlines")
 @jobs.task(name="check_deadlines", queue=CHECKS_QUEUE, pass_context=True)
 async def check_deadlines(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Every minute: an overdue callback raises one alert, its escalation another (never twice)."""
+    """Every minute: an overdue callback raises one alert, its escalation another (never twice); so does an
+    order past its status's time limit (with a follow-up task for its manager); tasks that came due remind
+    their assignees."""
     async def work() -> None:
         env = _env(context)
         raised = await callbacks.raise_overdue_alerts(env.pool, datetime.fromtimestamp(timestamp, UTC))
         for alert in raised:
+            await _defer_mail(context, alert.alert_id)
             await env.bus.publish(Audience(frozenset({alert.assignee_id} if alert.assignee_id else set()),
                                            supervisors=True),
                                   {"type": "alert.raised", "alert": alert.alert_id, "task": alert.task_id,
                                    "level": alert.level, "message": alert.title[:300]})
         if raised:
             log.warning("callbacks overdue: %d alerts raised", len(raised))
+        for order_alert in await alerts.raise_order_limit_alerts(env.pool, datetime.fromtimestamp(timestamp, UTC)):
+            if order_alert.level > 1:  # escalations go to the head of sales by e-mail too
+                await _defer_mail(context, order_alert.alert_id)
+            manager = order_alert.manager_id if order_alert.level == 1 else None
+            audience = Audience(frozenset({manager}) if manager else frozenset(), supervisors=manager is None)
+            await env.bus.publish(audience, {"type": "alert.raised", "alert": order_alert.alert_id,
+                                             "order": order_alert.order_id, "level": order_alert.level,
+                                             "message": order_alert.message[:300]})
+            if order_alert.task_id is not None:
+                await env.bus.publish(audience, {"type": "tasks.changed"})
+        for reminder in await alerts.due_reminders(env.pool, datetime.fromtimestamp(timestamp, UTC)):
+            await env.bus.publish(Audience(frozenset({reminder.assignee_id})),
+                                  {"type": "reminder", "task": reminder.task_id, "message": reminder.title[:300]})
 
     await _recorded(context, "check_deadlines", work)

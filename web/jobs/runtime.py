@@ -20,6 +20,7 @@ from crm.database import Pool
 from pbx_bridge import call_facts as cf
 from web.jobs.queue import JobEnvironment, jobs
 from web.live.bus import LiveBus
+from web.mail_settings import MailSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def job_app(dsn: str) -> procrastinate.App:
 
 @contextlib.asynccontextmanager
 async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = True,
-                     concurrency: int = 4) -> AsyncIterator[Jobs]:
+                     concurrency: int = 4, mail: MailSettings | None = None,
+                     panel_url: str = "http://127.0.0.1:8080/") -> AsyncIterator[Jobs]:
     """Open the queue for the block; with `run_worker`, a worker runs in it too."""
     app = job_app(dsn)
     async with app.open_async():
@@ -89,7 +91,8 @@ async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = T
         worker = asyncio.create_task(
             app.run_worker_async(install_signal_handlers=False, concurrency=concurrency,
                                  name=f"perezvon@{socket.gethostname()}",
-                                 additional_context={"env": JobEnvironment(pool, bus)}),
+                                 additional_context={"env": JobEnvironment(pool, bus, mail or MailSettings(),
+                                                                           panel_url)}),
             name="job-worker") if run_worker else None
         try:
             yield Jobs(app, calls, worker)

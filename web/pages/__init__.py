@@ -14,6 +14,7 @@ from web.error_text import translate
 from web.keys import CATALOGUES, SETTINGS
 from web.pages import (
     account,
+    alerts,
     calls,
     customers,
     dispositions_admin,
@@ -91,3 +92,4 @@ def setup(app: web.Application) -> None:
     pbx_gaps.setup(app)
     routing_admin.setup(app)
     account.setup(app)
+    alerts.setup(app)

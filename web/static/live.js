@@ -51,6 +51,12 @@
       case "tasks.changed": refresh("tasks"); break;
       case "presence.changed": refresh("presence"); break;
       case "alert.raised": notice(message.message || ""); refresh("tasks"); break;
+      case "reminder":
+        notice(`${t("reminder")}: ${message.message || ""}`);
+        if (document.hidden && "Notification" in window && Notification.permission === "granted") {
+          try { new Notification(t("reminder"), { body: message.message || "", tag: `task-${message.task}` }); } catch { /* */ }
+        }
+        break;
       default: break;
     }
   }
