@@ -84,6 +84,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"no (?P<what>customer|order|manager|task|schedule|routing group|routing rule|API token|number) (?P<id>.+)",
      "нет {what} {id}"),
     (r"no alert (?P<id>\d+)", "нет тревоги {id}"),
+    (r"from / to: dates like (?P<d>.+)", "from / to: даты вида {d}"),
+    (r"from / to: a range of 1 to (?P<n>\d+) days", "from / to: период от 1 до {n} дней"),
     (r"alert (?P<n>\d+) is already acknowledged", "тревога {n} уже принята к сведению"),
     (r"this alert is about another manager's work", "эта тревога о работе другого менеджера"),
     (r"no such call", "звонок не найден"),

@@ -152,6 +152,15 @@ def _paths() -> dict[str, Any]:
                         {"200": _ok("The order in its new status.", ref("Order"))}, tag="orders",
                         body=_body("StatusChangeRequest"), errors=(*body_errors, "403", "404", "409")),
         },
+        "/api/v1/reports/missed-calls": {
+            "get": _op("missedCallsReport", "The head of sales' audit of missed calls and callbacks for a range of "
+                       "days (supervisors and admins): totals, reasons, per number / channel / manager, callback "
+                       "speed, the never-called-back list.",
+                       {"200": _ok("The figures.", {"type": "object"})}, tag="reports", errors=("403",),
+                       params=[_query("from", "First day (shop's time zone); default: 6 days before `to`.",
+                                      {"type": "string", "format": "date"}),
+                               _query("to", "Last day; default: today.", {"type": "string", "format": "date"})]),
+        },
         "/api/v1/tasks": {
             "get": _op("listTasks", "Tasks the caller may see: open and overdue first.",
                        {"200": _ok("A page of tasks.", ref("TaskPage"))}, tag="tasks", errors=("422",),
@@ -220,7 +229,9 @@ def build_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],
-        "tags": [{"name": "customers"}, {"name": "orders"}, {"name": "tasks"}, {"name": "calls"}, {"name": "session"}],
+        "tags": [
+            {"name": "customers"}, {"name": "orders"}, {"name": "tasks"}, {"name": "calls"}, {"name": "reports"},
+            {"name": "session"}],
         "paths": {**_paths(), **calls_openapi.paths()},
         "components": {
             "securitySchemes": {

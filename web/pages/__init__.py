@@ -15,6 +15,7 @@ from web.keys import CATALOGUES, SETTINGS
 from web.pages import (
     account,
     alerts,
+    audit,
     calls,
     customers,
     dispositions_admin,
@@ -93,3 +94,4 @@ def setup(app: web.Application) -> None:
     routing_admin.setup(app)
     account.setup(app)
     alerts.setup(app)
+    audit.setup(app)

@@ -1,0 +1,215 @@
+"""The head of sales' audit of missed calls: the figures that prove (or disprove) that every caller is called back.
+
+For a range of days (inbound calls started in it; the shop's time zone decides the days and hours):
+totals and missed by reason; per dialled number, sales channel and manager: calls, answered, missed,
+missed rate; callbacks: the share of missed numbers called back within the deadline, median and p90
+time to the callback; the never-called-back list, oldest first; how fast calls were answered; how
+many callers gave up in the queue; missed calls per hour of day and per weekday.
+
+"Called back" is the callback task of crm/callbacks.py closed as reached: the first answered call with
+that number after the missed one. A number missed several times counts once (its task covers them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from crm.database import Pool
+
+ANSWER_BUCKETS = ((0, 5), (5, 10), (10, 20), (20, 30), (30, 60), (60, None))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a breakdown: a manager, a number or a channel."""
+
+    key: str
+    label: str
+    inbound: int
+    answered: int
+    missed: int
+
+    @property
+    def missed_rate(self) -> float:
+        return self.missed / self.inbound if self.inbound else 0.0
+
+
+@dataclass(frozen=True)
+class ManagerRow:
+    manager_id: int
+    name: str
+    taken: int
+    missed_while_assigned: int
+    callbacks_on_time: int
+    callbacks_late: int
+    overdue_now: int
+
+
+@dataclass(frozen=True)
+class NeverCalledBack:
+    task_id: int
+    phone: str
+    customer_id: int | None
+    customer_name: str | None
+    missed_calls: int
+    first_missed_at: datetime
+    assignee_name: str | None
+
+
+@dataclass(frozen=True)
+class Audit:
+    start: datetime
+    end: datetime
+    inbound: int
+    answered: int
+    missed: int
+    missed_by_reason: dict[str, int]
+    by_number: list[Row]
+    by_channel: list[Row]
+    by_manager: list[ManagerRow]
+    #: Missed numbers with a callback task, those reached, and reached before the deadline.
+    callback_tasks: int
+    reached: int
+    reached_on_time: int
+    callback_median_s: float | None
+    callback_p90_s: float | None
+    #: Seconds from each reached number's missed call to the call that reached it.
+    callback_delays_s: list[float]
+    never_called_back: list[NeverCalledBack]
+    #: (label, count) of answered calls by ring time.
+    answer_speed: list[tuple[str, int]]
+    queued: int
+    abandoned_in_queue: int
+    missed_per_hour: list[int]
+    missed_per_weekday: list[int]
+
+    @property
+    def missed_rate(self) -> float:
+        return self.missed / self.inbound if self.inbound else 0.0
+
+    @property
+    def on_time_share(self) -> float:
+        return self.reached_on_time / self.callback_tasks if self.callback_tasks else 0.0
+
+
+RANGE = "c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2 AND c.outcome IS NOT NULL"
+MISSED = "c.outcome IN ('missed', 'lost')"
+
+TOTALS = f"""
+SELECT count(*) AS inbound, count(*) FILTER (WHERE c.outcome = 'answered') AS answered,
+       count(*) FILTER (WHERE {MISSED}) AS missed,
+       count(*) FILTER (WHERE c.queue <> '') AS queued,
+       count(*) FILTER (WHERE c.queue <> '' AND c.reason IN ('abandoned', 'queue_timeout')) AS abandoned_in_queue
+FROM calls c WHERE {RANGE}
+"""
+
+BY_REASON = f"SELECT c.reason, count(*) AS n FROM calls c WHERE {RANGE} AND {MISSED} GROUP BY c.reason ORDER BY n DESC"
+
+BY_NUMBER = f"""
+SELECT c.did AS key, coalesce(n.label, '') AS label, count(*) AS inbound,
+       count(*) FILTER (WHERE c.outcome = 'answered') AS answered, count(*) FILTER (WHERE {MISSED}) AS missed
+FROM calls c LEFT JOIN routing_numbers n ON n.did = c.did
+WHERE {RANGE} GROUP BY c.did, n.label ORDER BY inbound DESC LIMIT 50
+"""
+
+BY_CHANNEL = f"""
+SELECT coalesce(n.channel, '') AS key, count(*) AS inbound,
+       count(*) FILTER (WHERE c.outcome = 'answered') AS answered, count(*) FILTER (WHERE {MISSED}) AS missed
+FROM calls c LEFT JOIN routing_numbers n ON n.did = c.did
+WHERE {RANGE} GROUP BY n.channel ORDER BY inbound DESC
+"""
+
+BY_MANAGER = f"""
+SELECT m.id, m.display_name,
+       (SELECT count(*) FROM calls c WHERE {RANGE} AND c.outcome = 'answered' AND c.manager_id = m.id) AS taken,
+       (SELECT count(*) FROM calls c JOIN tasks t ON t.id = c.callback_task_id
+        WHERE {RANGE} AND {MISSED} AND t.assignee_id = m.id) AS missed_while_assigned,
+       (SELECT count(*) FROM tasks t JOIN calls rc ON rc.id = t.reached_call_id
+        WHERE t.assignee_id = m.id AND t.kind = 'callback' AND t.outcome = 'reached'
+          AND t.last_missed_at >= $1 AND t.last_missed_at < $2 AND rc.started_at <= t.due_at) AS on_time,
+       (SELECT count(*) FROM tasks t JOIN calls rc ON rc.id = t.reached_call_id
+        WHERE t.assignee_id = m.id AND t.kind = 'callback' AND t.outcome = 'reached'
+          AND t.last_missed_at >= $1 AND t.last_missed_at < $2 AND rc.started_at > t.due_at) AS late,
+       (SELECT count(*) FROM tasks t WHERE t.assignee_id = m.id AND t.kind = 'callback' AND t.status = 'open'
+          AND t.due_at < now()) AS overdue_now
+FROM managers m WHERE m.active AND m.role IN ('operator', 'supervisor')
+ORDER BY m.display_name, m.id
+"""
+
+# Callback tasks of the range's missed calls, and how they ended.
+CALLBACKS = f"""
+WITH cb AS (
+    SELECT DISTINCT t.id, t.status, t.outcome, t.due_at, rc.started_at AS reached_at,
+           (SELECT min(coalesce(mc.ended_at, mc.started_at)) FROM calls mc
+            WHERE mc.callback_task_id = t.id) AS missed_at
+    FROM calls c JOIN tasks t ON t.id = c.callback_task_id LEFT JOIN calls rc ON rc.id = t.reached_call_id
+    WHERE {RANGE} AND {MISSED}
+)
+SELECT count(*) AS tasks, count(*) FILTER (WHERE outcome = 'reached') AS reached,
+       count(*) FILTER (WHERE outcome = 'reached' AND reached_at <= due_at) AS on_time,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM reached_at - missed_at))
+           FILTER (WHERE outcome = 'reached') AS median_s,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM reached_at - missed_at))
+           FILTER (WHERE outcome = 'reached') AS p90_s,
+       coalesce(array_agg(greatest(0, extract(epoch FROM reached_at - missed_at))::float8)
+                FILTER (WHERE outcome = 'reached'), '{{}}') AS delays
+FROM cb
+"""
+
+NEVER = f"""
+SELECT DISTINCT ON (t.id) t.id, t.phone, t.customer_id, cu.name AS customer_name, t.missed_calls,
+       (SELECT min(coalesce(mc.ended_at, mc.started_at)) FROM calls mc WHERE mc.callback_task_id = t.id) AS first_at,
+       m.display_name AS assignee_name
+FROM calls c JOIN tasks t ON t.id = c.callback_task_id LEFT JOIN customers cu ON cu.id = t.customer_id
+LEFT JOIN managers m ON m.id = t.assignee_id
+WHERE {RANGE} AND {MISSED} AND t.status = 'open'
+ORDER BY t.id
+"""
+
+ANSWER_SPEED = f"SELECT c.ring_s FROM calls c WHERE {RANGE} AND c.outcome = 'answered' AND c.ring_s IS NOT NULL"
+
+MISSED_HOURS = f"""
+SELECT extract(hour FROM c.started_at AT TIME ZONE $3)::int AS hour,
+       extract(isodow FROM c.started_at AT TIME ZONE $3)::int AS dow, count(*) AS n
+FROM calls c WHERE {RANGE} AND {MISSED} GROUP BY 1, 2
+"""
+
+
+def _bucket_label(low: int, high: int | None) -> str:
+    return f"{low}+ s" if high is None else f"{low}–{high} s"
+
+
+async def missed_calls_audit(pool: Pool, start: datetime, end: datetime, *, zone: str = "Europe/Moscow",
+                             never_limit: int = 200) -> Audit:
+    """The audit of inbound calls started in [start, end)."""
+    totals = await pool.fetchrow(TOTALS, start, end)
+    assert totals is not None
+    reasons = {r["reason"] or "unknown": int(r["n"]) for r in await pool.fetch(BY_REASON, start, end)}
+    by_number = [Row(r["key"] or "", r["label"], int(r["inbound"]), int(r["answered"]), int(r["missed"]))
+                 for r in await pool.fetch(BY_NUMBER, start, end)]
+    by_channel = [Row(r["key"] or "", r["key"] or "", int(r["inbound"]), int(r["answered"]), int(r["missed"]))
+                  for r in await pool.fetch(BY_CHANNEL, start, end)]
+    by_manager = [ManagerRow(r["id"], r["display_name"], int(r["taken"]), int(r["missed_while_assigned"]),
+                             int(r["on_time"]), int(r["late"]), int(r["overdue_now"]))
+                  for r in await pool.fetch(BY_MANAGER, start, end)]
+    cb = await pool.fetchrow(CALLBACKS, start, end)
+    assert cb is not None
+    never = [NeverCalledBack(r["id"], r["phone"], r["customer_id"], r["customer_name"], r["missed_calls"],
+                             r["first_at"], r["assignee_name"]) for r in await pool.fetch(NEVER, start, end)]
+    never.sort(key=lambda n: n.first_missed_at)
+    rings = [float(r["ring_s"]) for r in await pool.fetch(ANSWER_SPEED, start, end)]
+    speed = [(_bucket_label(low, high), sum(1 for s in rings if s >= low and (high is None or s < high)))
+             for low, high in ANSWER_BUCKETS]
+    per_hour, per_day = [0] * 24, [0] * 7
+    for r in await pool.fetch(MISSED_HOURS, start, end, zone):
+        per_hour[r["hour"]] += int(r["n"])
+        per_day[r["dow"] - 1] += int(r["n"])
+    return Audit(
+        start=start, end=end, inbound=int(totals["inbound"]), answered=int(totals["answered"]),
+        missed=int(totals["missed"]), missed_by_reason=reasons, by_number=by_number, by_channel=by_channel,
+        by_manager=by_manager, callback_tasks=int(cb["tasks"]), reached=int(cb["reached"]),
+        reached_on_time=int(cb["on_time"]), callback_median_s=cb["median_s"], callback_p90_s=cb["p90_s"],
+        callback_delays_s=list(cb["delays"]), never_called_back=never[:never_limit], answer_speed=speed,
+        queued=int(totals["queued"]), abandoned_in_queue=int(totals["abandoned_in_queue"]),
+        missed_per_hour=per_hour, missed_per_weekday=per_day)

@@ -1,0 +1,39 @@
+"""`GET /api/v1/reports/missed-calls?from=&to=`: the audit's figures as JSON (supervisors and admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from web.api.json_io import json_response
+from web.keys import require_role
+from web.pages.audit import load_audit
+
+
+async def missed_calls(request: web.Request) -> web.Response:
+    require_role(request, "supervisor", "admin")
+    figures, from_day, to_day = await load_audit(request)
+    body: dict[str, Any] = {
+        "from": from_day.isoformat(), "to": to_day.isoformat(), "inbound": figures.inbound,
+        "answered": figures.answered, "missed": figures.missed, "missed_rate": round(figures.missed_rate, 4),
+        "missed_by_reason": figures.missed_by_reason,
+        "callbacks": {"tasks": figures.callback_tasks, "reached": figures.reached,
+                      "reached_on_time": figures.reached_on_time, "on_time_share": round(figures.on_time_share, 4),
+                      "median_s": None if figures.callback_median_s is None else round(figures.callback_median_s),
+                      "p90_s": None if figures.callback_p90_s is None else round(figures.callback_p90_s)},
+        "by_number": [{"did": r.key, "label": r.label, "inbound": r.inbound, "answered": r.answered,
+                       "missed": r.missed} for r in figures.by_number],
+        "by_channel": [{"channel": r.key, "inbound": r.inbound, "answered": r.answered, "missed": r.missed}
+                       for r in figures.by_channel],
+        "by_manager": figures.by_manager,
+        "never_called_back": figures.never_called_back,
+        "answer_speed": [{"ring": label, "calls": n} for label, n in figures.answer_speed],
+        "queued": figures.queued, "abandoned_in_queue": figures.abandoned_in_queue,
+        "missed_per_hour": figures.missed_per_hour, "missed_per_weekday": figures.missed_per_weekday,
+    }
+    return json_response(body)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/api/v1/reports/missed-calls", missed_calls, allow_head=False)
