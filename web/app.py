@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp_jinja2
 import jinja2
+import procrastinate
 from aiohttp import web
 
 from crm.database import Pool
@@ -20,7 +21,7 @@ from web.errors import error_middleware
 from web.health import healthz
 from web.http_limits import body_timeout_middleware, handler_args
 from web.i18n import Catalogues
-from web.keys import CATALOGUES, LOGIN_THROTTLE, PASSWORD_EXECUTOR, POOL, SETTINGS, TELEPHONY
+from web.keys import CATALOGUES, JOBS, LOGIN_THROTTLE, PASSWORD_EXECUTOR, POOL, SETTINGS, TELEPHONY
 from web.live import websocket as live_socket
 from web.live.runtime import LiveParts, local_parts
 from web.security_headers import security_headers_middleware, set_server_header
@@ -38,13 +39,16 @@ async def _stop_password_threads(app: web.Application) -> None:
 
 
 def create_app(settings: Settings, pool: Pool, telephony: Telephony | None = None,
-               live: LiveParts | None = None, click_to_call: ClickToCall | None = None) -> web.Application:
+               live: LiveParts | None = None, click_to_call: ClickToCall | None = None,
+               jobs: procrastinate.App | None = None) -> web.Application:
     app = web.Application(middlewares=[security_headers_middleware, error_middleware, body_timeout_middleware],
                           client_max_size=MAX_BODY_BYTES, handler_args=handler_args(settings.web.header_timeout_s))
     app[POOL] = pool
     if telephony is not None:
         app[TELEPHONY] = telephony
     app[SETTINGS] = settings
+    if jobs is not None:
+        app[JOBS] = jobs
     app[CATALOGUES] = Catalogues.load()
     app[LOGIN_THROTTLE] = LoginThrottle(settings.web.login_max_failures, settings.web.login_window_s)
     app[PASSWORD_EXECUTOR] = ThreadPoolExecutor(max_workers=PASSWORD_THREADS, thread_name_prefix="argon2")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import procrastinate
 from aiohttp import web
 
 from crm.database import Pool
@@ -18,6 +19,8 @@ SETTINGS = web.AppKey("settings", Settings)
 CATALOGUES = web.AppKey("catalogues", Catalogues)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TELEPHONY = web.AppKey("telephony", Telephony)
+#: The job queue, where the service runs one (webhook deliveries are queued from HTTP handlers).
+JOBS = web.AppKey("jobs", procrastinate.App)
 #: The small thread pool that runs Argon2 password checks off the event loop.
 PASSWORD_EXECUTOR = web.AppKey("password_executor", ThreadPoolExecutor)
 

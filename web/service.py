@@ -103,8 +103,8 @@ async def serve(settings: Settings, db: Database, signals: StopSignals, *, banne
             click_to_call = ClickToCall(db.pool, telephony, db.dsn, default_region=settings.crm.default_region)
             handover = asyncio.create_task(click_to_call.run(), name="click-to-call-handover")
             try:
-                await _serve_app(create_app(settings, db.pool, telephony, live, click_to_call), settings, signals,
-                                 banner)
+                await _serve_app(create_app(settings, db.pool, telephony, live, click_to_call, jobs.app), settings,
+                                 signals, banner)
             finally:
                 handover.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -190,6 +190,38 @@ def _paths() -> dict[str, Any]:
     }
 
 
+WEBHOOK_FIELDS: dict[str, dict[str, Any]] = {
+    "call.ringing": {"call": {"type": "string"}, "extension": {"type": ["string", "null"]},
+                     "number": {"type": ["string", "null"]}},
+    "call.answered": {"call": {"type": "string"}, "extension": {"type": ["string", "null"]},
+                      "number": {"type": ["string", "null"]}},
+    "call.missed": {"call": {"type": "string"}, "number": {"type": ["string", "null"]}, "reason": {"type": "string"}},
+    "callback.created": {"task_id": {"type": "integer"}, "call": {"type": "string"}},
+    "callback.done": {"task_id": {"type": "integer"}, "call": {"type": "string"}, "outcome": {"enum": ["reached"]}},
+    "alert.raised": {"alert_id": {"type": "integer"}, "level": {"type": "integer"}, "message": {"type": "string"},
+                     "task_id": {"type": ["integer", "null"]}, "order_id": {"type": "integer"}},
+    "order.status_changed": {"order_id": {"type": "integer"}, "number": {"type": "string"},
+                             "from": {"type": "string"}, "to": {"type": "string"},
+                             "at": {"type": "string", "format": "date-time"}},
+}
+
+
+def _webhooks() -> dict[str, Any]:
+    """What perezvon POSTs to the endpoints an admin registers (Settings → Webhooks)."""
+    out: dict[str, Any] = {}
+    for event, fields in WEBHOOK_FIELDS.items():
+        schema = {"type": "object", "required": ["event", "id"],
+                  "properties": {"event": {"const": event},
+                                 "id": {"type": "string", "description": "The event's id: the same on every retry."},
+                                 **fields}}
+        out[event] = {"post": {
+            "summary": f"`{event}`, signed: `X-Perezvon-Signature: sha256=HMAC-SHA256(secret, TIMESTAMP.BODY)` with "
+                       "`X-Perezvon-Timestamp`; retried with backoff until answered 2xx.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+            "responses": {"200": {"description": "Taken (any 2xx)."}}}}
+    return out
+
+
 def _responses() -> dict[str, Any]:
     return {
         "Unauthorized": _error("No, invalid or revoked credentials (`unauthorized`)."),
@@ -233,6 +265,7 @@ def build_document() -> dict[str, Any]:
             {"name": "customers"}, {"name": "orders"}, {"name": "tasks"}, {"name": "calls"}, {"name": "reports"},
             {"name": "session"}],
         "paths": {**_paths(), **calls_openapi.paths()},
+        "webhooks": _webhooks(),
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token (`pzv_...`)."},

@@ -13,7 +13,8 @@ from crm.models import SALES_CHANNELS, Manager, Order
 from crm.orders import OrderInput
 from web.api.customers import check_customer_ref, default_region
 from web.api.json_io import Body, invalid, json_response, path_id, to_json
-from web.keys import POOL, current_user
+from web.jobs import webhooks as webhook_jobs
+from web.keys import JOBS, POOL, current_user
 
 CREATE_FIELDS = ("number", "customer_id", "customer_phone", "customer_name", "manager_id", "channel", "items",
                  "total", "currency")
@@ -102,6 +103,8 @@ async def change_status(request: web.Request) -> web.Response:
     current = await orders.get_order(pool, path_id(request), viewer)
     body = await Body.read(request, STATUS_FIELDS)
     order = await orders.change_status(pool, current.id, body.text("status"), viewer.id, body.text("comment", ""))
+    await webhook_jobs.order_status_changed(request.app.get(JOBS), pool, order.id, order.number, current.status,
+                                            order.status, order.status_changed_at)
     return await _respond(request, order)
 
 

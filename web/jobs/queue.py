@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 
-from crm import alerts, callbacks
+from crm import alerts, callbacks, webhooks
 from crm.database import Pool
 from web.jobs import mail
+from web.jobs import webhooks as webhook_jobs
 from web.live.bus import LiveBus
 from web.live.hub import Audience
 from web.mail_settings import MailSettings
@@ -67,6 +68,12 @@ async def call_ended(context: procrastinate.JobContext, linkedid: str) -> None:
         env = _env(context)
         missed = await callbacks.on_missed_call(env.pool, linkedid)
         reached = await callbacks.on_call_ended(env.pool, linkedid)
+        if missed.task_id is not None and missed.created:
+            await webhook_jobs.emit(context.app, env.pool, "callback.created", f"callback:{missed.task_id}",
+                                    {"task_id": missed.task_id, "call": linkedid})
+        for task_id in reached.closed_task_ids:
+            await webhook_jobs.emit(context.app, env.pool, "callback.done", f"callback-done:{task_id}",
+                                    {"task_id": task_id, "call": linkedid, "outcome": "reached"})
         touched: set[int | None] = set(reached.assignee_ids)
         if missed.task_id is not None and not missed.skipped:
             touched.add(await env.pool.fetchval("SELECT assignee_id FROM tasks WHERE id = $1", missed.task_id))
@@ -97,6 +104,15 @@ async def send_alert_email(context: procrastinate.JobContext, alert_id: int) -> 
     await _recorded(context, "send_alert_email", work)
 
 
+@jobs.task(name="deliver_webhook", queue=CHECKS_QUEUE, retry=RETRY, pass_context=True)
+async def deliver_webhook(context: procrastinate.JobContext, delivery_id: int) -> None:
+    """One signed webhook POST, retried with backoff until the receiver answers 2xx."""
+    async def work() -> None:
+        await webhook_jobs.deliver(_env(context).pool, delivery_id)
+
+    await _recorded(context, "deliver_webhook", work)
+
+
 @jobs.periodic(cron="* * * * *", periodic_id="callback-deadlines")
 @jobs.task(name="check_deadlines", queue=CHECKS_QUEUE, pass_context=True)
 async def check_deadlines(context: procrastinate.JobContext, timestamp: int) -> None:
@@ -108,6 +124,9 @@ async def check_deadlines(context: procrastinate.JobContext, timestamp: int) -> 
         raised = await callbacks.raise_overdue_alerts(env.pool, datetime.fromtimestamp(timestamp, UTC))
         for alert in raised:
             await _defer_mail(context, alert.alert_id)
+            await webhook_jobs.emit(context.app, env.pool, "alert.raised", f"alert:{alert.alert_id}",
+                                    {"alert_id": alert.alert_id, "task_id": alert.task_id, "level": alert.level,
+                                     "message": alert.title})
             await env.bus.publish(Audience(frozenset({alert.assignee_id} if alert.assignee_id else set()),
                                            supervisors=True),
                                   {"type": "alert.raised", "alert": alert.alert_id, "task": alert.task_id,
@@ -117,6 +136,11 @@ async def check_deadlines(context: procrastinate.JobContext, timestamp: int) -> 
         for order_alert in await alerts.raise_order_limit_alerts(env.pool, datetime.fromtimestamp(timestamp, UTC)):
             if order_alert.level > 1:  # escalations go to the head of sales by e-mail too
                 await _defer_mail(context, order_alert.alert_id)
+            await webhook_jobs.emit(context.app, env.pool, "alert.raised", f"alert:{order_alert.alert_id}",
+                                    {"alert_id": order_alert.alert_id, "order_id": order_alert.order_id,
+                                     "level": order_alert.level, "message": order_alert.message})
+        for delivery_id in await webhooks.pending(env.pool):
+            await webhook_jobs.emit_retry(context.app, delivery_id)
             manager = order_alert.manager_id if order_alert.level == 1 else None
             audience = Audience(frozenset({manager}) if manager else frozenset(), supervisors=manager is None)
             await env.bus.publish(audience, {"type": "alert.raised", "alert": order_alert.alert_id,

@@ -18,6 +18,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from crm.database import Pool
 from pbx_bridge import call_facts as cf
+from web.jobs import webhooks as webhook_jobs
 from web.jobs.queue import JobEnvironment, jobs
 from web.live.bus import LiveBus
 from web.mail_settings import MailSettings
@@ -29,30 +30,53 @@ STOP_GRACE_S = 5.0
 
 
 class CallJobs:
-    """After-write hook of the call recorder: a call whose end is written becomes a `call_ended` job.
+    """After-write hook of the call recorder: what a written call fact sets going on the job queue.
 
-    The tracker's path only queues the fact; `run()` defers the jobs. The queueing lock names the call,
-    so a call waits in the queue at most once however often its end is written (resync, recovery)."""
+    A call whose end is written becomes a `call_ended` job; the queueing lock names the call, so it waits
+    in the queue at most once however often its end is written (resync, recovery). Ringing, answered and
+    missed calls are also the webhooks' `call.*` events. The tracker's path only queues the fact."""
 
-    def __init__(self, app: procrastinate.App) -> None:
+    def __init__(self, app: procrastinate.App, pool: Pool | None = None) -> None:
         self._app = app
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._pool = pool
+        self._queue: asyncio.Queue[cf.CallFact] = asyncio.Queue()
         self.deferred = 0
 
     def on_written(self, fact: cf.CallFact) -> None:
-        if isinstance(fact, cf.CallEnded | cf.CallLost) and self._queue.qsize() < MAX_BACKLOG:
-            self._queue.put_nowait(fact.call_id)
+        if isinstance(fact, cf.CallEnded | cf.CallLost | cf.LegRinging | cf.LegAnswered) \
+                and self._queue.qsize() < MAX_BACKLOG:
+            self._queue.put_nowait(fact)
 
     async def run(self) -> None:
         while True:
-            linkedid = await self._queue.get()
+            fact = await self._queue.get()
             try:
-                await defer_call_ended(self._app, linkedid)
-                self.deferred += 1
+                if isinstance(fact, cf.CallEnded | cf.CallLost):
+                    await defer_call_ended(self._app, fact.call_id)
+                    self.deferred += 1
+                await self._webhook(fact)
             except Exception:  # the job queue being down must not stop the next calls
-                log.exception("call %s: could not queue its call_ended job", linkedid)
+                log.exception("call %s: could not queue its jobs", fact.call_id)
             finally:
                 self._queue.task_done()
+
+    async def _webhook(self, fact: cf.CallFact) -> None:
+        if self._pool is None:
+            return
+        match fact:
+            case cf.LegRinging():
+                await webhook_jobs.emit(self._app, self._pool, "call.ringing", f"ringing:{fact.call_id}:{fact.channel}",
+                                        {"call": fact.call_id, "extension": fact.extension, "number": fact.number})
+            case cf.LegAnswered():
+                await webhook_jobs.emit(self._app, self._pool, "call.answered",
+                                        f"answered:{fact.call_id}:{fact.channel}",
+                                        {"call": fact.call_id, "extension": fact.extension, "number": fact.number})
+            case cf.CallEnded() if fact.outcome is cf.Outcome.MISSED and fact.direction is cf.Direction.INBOUND:
+                await webhook_jobs.emit(self._app, self._pool, "call.missed", f"missed:{fact.call_id}",
+                                        {"call": fact.call_id, "number": fact.customer_number,
+                                         "reason": fact.reason.value if fact.reason else ""})
+            case _:
+                return
 
     async def drain(self) -> None:
         await self._queue.join()
@@ -86,7 +110,7 @@ async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = T
     """Open the queue for the block; with `run_worker`, a worker runs in it too."""
     app = job_app(dsn)
     async with app.open_async():
-        calls = CallJobs(app)
+        calls = CallJobs(app, pool)
         feeder = asyncio.create_task(calls.run(), name="call-jobs")
         worker = asyncio.create_task(
             app.run_worker_async(install_signal_handlers=False, concurrency=concurrency,

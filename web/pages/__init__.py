@@ -28,6 +28,7 @@ from web.pages import (
     pbx_gaps,
     presence,
     routing_admin,
+    webhooks_admin,
 )
 from web.pages import tasks as task_pages
 from web.pages.forms import shop_zone
@@ -89,6 +90,7 @@ def setup(app: web.Application) -> None:
     managers_admin.setup(app)
     dispositions_admin.setup(app)
     jobs_admin.setup(app)
+    webhooks_admin.setup(app)
     calls.setup(app)
     pbx_gaps.setup(app)
     routing_admin.setup(app)
