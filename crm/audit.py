@@ -213,3 +213,63 @@ async def missed_calls_audit(pool: Pool, start: datetime, end: datetime, *, zone
         callback_delays_s=list(cb["delays"]), never_called_back=never[:never_limit], answer_speed=speed,
         queued=int(totals["queued"]), abandoned_in_queue=int(totals["abandoned_in_queue"]),
         missed_per_hour=per_hour, missed_per_weekday=per_day)
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    code: str
+    title_ru: str
+    title_en: str
+    reached: int
+    #: reached / the previous stage's reached (None for the first stage).
+    conversion: float | None
+    #: Median hours spent in this status before moving on, per manager name ('' = no manager).
+    hours_by_manager: dict[str, float]
+
+    def title(self, locale: str) -> str:
+        return self.title_en if locale == "en" else self.title_ru
+
+
+FUNNEL_REACHED = """
+SELECT s.code, s.title_ru, s.title_en, s.is_final, s.position,
+       (SELECT count(DISTINCT o.id) FROM orders o
+        WHERE o.created_at >= $1 AND o.created_at < $2
+          AND (o.status = s.code OR EXISTS (SELECT 1 FROM order_status_history h
+                                            WHERE h.order_id = o.id AND h.to_status = s.code))) AS reached
+FROM order_statuses s ORDER BY s.position, s.code
+"""
+
+# How long each order stayed in each status before its next move, for orders created in the range.
+TIME_IN_STAGE = """
+WITH moves AS (
+    SELECT h.order_id, h.to_status AS status, h.changed_at,
+           lead(h.changed_at) OVER (PARTITION BY h.order_id ORDER BY h.changed_at, h.id) AS left_at
+    FROM order_status_history h JOIN orders o ON o.id = h.order_id
+    WHERE o.created_at >= $1 AND o.created_at < $2
+)
+SELECT m.status, coalesce(mg.display_name, '') AS manager,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM m.left_at - m.changed_at)) / 3600 AS hours
+FROM moves m JOIN orders o ON o.id = m.order_id LEFT JOIN managers mg ON mg.id = o.manager_id
+WHERE m.left_at IS NOT NULL
+GROUP BY m.status, mg.display_name
+"""
+
+
+async def sales_funnel(pool: Pool, start: datetime, end: datetime) -> list[FunnelStage]:
+    """Orders created in [start, end): how many reached each status of the workflow (in its order, the
+    non-final path first), the conversion from the stage before, and the median time in each stage per
+    manager. A final status off the main path (cancelled, returned) has no conversion."""
+    rows = await pool.fetch(FUNNEL_REACHED, start, end)
+    hours: dict[str, dict[str, float]] = {}
+    for r in await pool.fetch(TIME_IN_STAGE, start, end):
+        hours.setdefault(r["status"], {})[r["manager"]] = round(float(r["hours"]), 1)
+    stages: list[FunnelStage] = []
+    previous: int | None = None
+    for r in rows:
+        on_path = not r["is_final"] or r["code"] == "completed"
+        conversion = (r["reached"] / previous if previous else None) if on_path and previous is not None else None
+        stages.append(FunnelStage(r["code"], r["title_ru"], r["title_en"], int(r["reached"]), conversion,
+                                  hours.get(r["code"], {})))
+        if on_path:
+            previous = int(r["reached"])
+    return stages

@@ -13,9 +13,10 @@ from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 from playwright.async_api import Browser
 
-from crm import audit, callbacks, customers
+from crm import audit, callbacks, customers, orders
 from crm.customers import CustomerInput
 from crm.database import Pool
+from crm.orders import OrderInput
 from tests.calls_scenarios import inbound_answered, no_answer, queue_abandoned, record
 from tests.conftest import PASSWORD, MakeManager, login
 from tests.test_browser import browser as browser  # noqa: F401  (the Chromium fixture)
@@ -108,3 +109,25 @@ async def test_the_dashboard_in_a_browser_matches_sql_and_draws_its_charts(
     assert await charts.count() == 4
     widths = await charts.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth)")
     assert all(w and w > 100 for w in widths), widths
+
+
+async def test_the_sales_funnel_counts_stages_and_time_in_them(client: Client, pool: Pool, make_manager: MakeManager
+                                                               ) -> None:
+    anna = await make_manager("operator", name="Анна Смирнова")
+    customer = await customers.create_customer(pool, CustomerInput(name="Клиент", phones=("+79161119999",)))
+    made = [await orders.create_order(pool, OrderInput(number=f"F-{n}", customer_id=customer.id, manager_id=anna.id,
+                                                       total="1"), None) for n in range(4)]
+    for order in made[:3]:
+        await orders.change_status(pool, order.id, "confirmed", None)
+    await orders.change_status(pool, made[0].id, "assembling", None)
+    await orders.change_status(pool, made[3].id, "cancelled", None)
+    now = datetime.now(UTC)
+    stages = {s.code: s for s in await audit.sales_funnel(pool, now - timedelta(days=1), now + timedelta(days=1))}
+    assert (stages["new"].reached, stages["confirmed"].reached, stages["assembling"].reached) == (4, 3, 1)
+    assert stages["confirmed"].conversion == 0.75 and stages["assembling"].conversion == pytest.approx(1 / 3)
+    assert stages["cancelled"].reached == 1 and stages["cancelled"].conversion is None
+    assert "Анна Смирнова" in stages["new"].hours_by_manager
+    await login(client, await make_manager("supervisor"))
+    day = now.date().isoformat()
+    html = await (await client.get(f"/audit?from={day}&to={day}")).text()
+    assert "Воронка продаж" in html and 'data-status="confirmed"' in html

@@ -58,7 +58,11 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     titles = {"hours": _("Missed calls by hour of day"), "weekdays": _("Missed calls by weekday"),
               "delays": _("Time to callback"), "managers": _("Calls per manager"), "missed": _("Missed"),
               "reached": _("Called back"), "taken": _("Taken"), "missed_assigned": _("Missed, callback theirs")}
+    zone = shop_zone(request.app)
+    funnel = await audit.sales_funnel(request.app[POOL], datetime.combine(from_day, time(), zone),
+                                      datetime.combine(to_day + timedelta(days=1), time(), zone))
     context: dict[str, Any] = {"audit": figures, "from_day": from_day.isoformat(), "to_day": to_day.isoformat(),
+                               "funnel": funnel,
                                "charts": charts(figures, titles, locale), "now": datetime.now(shop_zone(request.app))}
     return render("audit/page.html", request, context)
 
