@@ -12,6 +12,7 @@ that number after the missed one. A number missed several times counts once (its
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -121,19 +122,24 @@ WHERE {RANGE} GROUP BY n.channel ORDER BY inbound DESC
 """
 
 BY_MANAGER = f"""
-SELECT m.id, m.display_name,
-       (SELECT count(*) FROM calls c WHERE {RANGE} AND c.outcome = 'answered' AND c.manager_id = m.id) AS taken,
-       (SELECT count(*) FROM calls c JOIN tasks t ON t.id = c.callback_task_id
-        WHERE {RANGE} AND {MISSED} AND t.assignee_id = m.id) AS missed_while_assigned,
-       (SELECT count(*) FROM tasks t JOIN calls rc ON rc.id = t.reached_call_id
-        WHERE t.assignee_id = m.id AND t.kind = 'callback' AND t.outcome = 'reached'
-          AND t.last_missed_at >= $1 AND t.last_missed_at < $2 AND rc.started_at <= t.due_at) AS on_time,
-       (SELECT count(*) FROM tasks t JOIN calls rc ON rc.id = t.reached_call_id
-        WHERE t.assignee_id = m.id AND t.kind = 'callback' AND t.outcome = 'reached'
-          AND t.last_missed_at >= $1 AND t.last_missed_at < $2 AND rc.started_at > t.due_at) AS late,
-       (SELECT count(*) FROM tasks t WHERE t.assignee_id = m.id AND t.kind = 'callback' AND t.status = 'open'
-          AND t.due_at < now()) AS overdue_now
-FROM managers m WHERE m.active AND m.role IN ('operator', 'supervisor')
+WITH taken AS (SELECT c.manager_id, count(*) AS n FROM calls c WHERE {RANGE} AND c.outcome = 'answered'
+               GROUP BY c.manager_id),
+     missed AS (SELECT t.assignee_id, count(*) AS n FROM calls c JOIN tasks t ON t.id = c.callback_task_id
+                WHERE {RANGE} AND {MISSED} GROUP BY t.assignee_id),
+     reached AS (SELECT t.assignee_id, count(*) FILTER (WHERE rc.started_at <= t.due_at) AS on_time,
+                        count(*) FILTER (WHERE rc.started_at > t.due_at) AS late
+                 FROM tasks t JOIN calls rc ON rc.id = t.reached_call_id
+                 WHERE t.kind = 'callback' AND t.outcome = 'reached' AND t.last_missed_at >= $1
+                   AND t.last_missed_at < $2
+                 GROUP BY t.assignee_id),
+     overdue AS (SELECT t.assignee_id, count(*) AS n FROM tasks t
+                 WHERE t.kind = 'callback' AND t.status = 'open' AND t.due_at < now() GROUP BY t.assignee_id)
+SELECT m.id, m.display_name, coalesce(taken.n, 0) AS taken, coalesce(missed.n, 0) AS missed_while_assigned,
+       coalesce(reached.on_time, 0) AS on_time, coalesce(reached.late, 0) AS late,
+       coalesce(overdue.n, 0) AS overdue_now
+FROM managers m LEFT JOIN taken ON taken.manager_id = m.id LEFT JOIN missed ON missed.assignee_id = m.id
+LEFT JOIN reached ON reached.assignee_id = m.id LEFT JOIN overdue ON overdue.assignee_id = m.id
+WHERE m.active AND m.role IN ('operator', 'supervisor')
 ORDER BY m.display_name, m.id
 """
 
@@ -167,7 +173,10 @@ WHERE {RANGE} AND {MISSED} AND t.status = 'open'
 ORDER BY t.id
 """
 
-ANSWER_SPEED = f"SELECT c.ring_s FROM calls c WHERE {RANGE} AND c.outcome = 'answered' AND c.ring_s IS NOT NULL"
+ANSWER_SPEED = f"""
+SELECT width_bucket(c.ring_s, ARRAY[5, 10, 20, 30, 60]::float8[]) AS bucket, count(*) AS n
+FROM calls c WHERE {RANGE} AND c.outcome = 'answered' AND c.ring_s IS NOT NULL GROUP BY 1
+"""
 
 MISSED_HOURS = f"""
 SELECT extract(hour FROM c.started_at AT TIME ZONE $3)::int AS hour,
@@ -183,26 +192,28 @@ def _bucket_label(low: int, high: int | None) -> str:
 async def missed_calls_audit(pool: Pool, start: datetime, end: datetime, *, zone: str = "Europe/Moscow",
                              never_limit: int = 200) -> Audit:
     """The audit of inbound calls started in [start, end)."""
-    totals = await pool.fetchrow(TOTALS, start, end)
-    assert totals is not None
-    reasons = {r["reason"] or "unknown": int(r["n"]) for r in await pool.fetch(BY_REASON, start, end)}
+    # Independent reads, each its own pass over the range: run side by side on the pool's connections.
+    (totals_rows, reason_rows, number_rows, channel_rows, manager_rows, cb_rows, never_rows, speed_rows,
+     hour_rows) = await asyncio.gather(
+        pool.fetch(TOTALS, start, end), pool.fetch(BY_REASON, start, end), pool.fetch(BY_NUMBER, start, end),
+        pool.fetch(BY_CHANNEL, start, end), pool.fetch(BY_MANAGER, start, end), pool.fetch(CALLBACKS, start, end),
+        pool.fetch(NEVER, start, end), pool.fetch(ANSWER_SPEED, start, end),
+        pool.fetch(MISSED_HOURS, start, end, zone))
+    totals, cb = totals_rows[0], cb_rows[0]
+    reasons = {r["reason"] or "unknown": int(r["n"]) for r in reason_rows}
     by_number = [Row(r["key"] or "", r["label"], int(r["inbound"]), int(r["answered"]), int(r["missed"]))
-                 for r in await pool.fetch(BY_NUMBER, start, end)]
+                 for r in number_rows]
     by_channel = [Row(r["key"] or "", r["key"] or "", int(r["inbound"]), int(r["answered"]), int(r["missed"]))
-                  for r in await pool.fetch(BY_CHANNEL, start, end)]
+                  for r in channel_rows]
     by_manager = [ManagerRow(r["id"], r["display_name"], int(r["taken"]), int(r["missed_while_assigned"]),
-                             int(r["on_time"]), int(r["late"]), int(r["overdue_now"]))
-                  for r in await pool.fetch(BY_MANAGER, start, end)]
-    cb = await pool.fetchrow(CALLBACKS, start, end)
-    assert cb is not None
+                             int(r["on_time"]), int(r["late"]), int(r["overdue_now"])) for r in manager_rows]
     never = [NeverCalledBack(r["id"], r["phone"], r["customer_id"], r["customer_name"], r["missed_calls"],
-                             r["first_at"], r["assignee_name"]) for r in await pool.fetch(NEVER, start, end)]
+                             r["first_at"], r["assignee_name"]) for r in never_rows]
     never.sort(key=lambda n: n.first_missed_at)
-    rings = [float(r["ring_s"]) for r in await pool.fetch(ANSWER_SPEED, start, end)]
-    speed = [(_bucket_label(low, high), sum(1 for s in rings if s >= low and (high is None or s < high)))
-             for low, high in ANSWER_BUCKETS]
+    in_bucket = {int(r["bucket"]): int(r["n"]) for r in speed_rows}
+    speed = [(_bucket_label(low, high), in_bucket.get(i, 0)) for i, (low, high) in enumerate(ANSWER_BUCKETS)]
     per_hour, per_day = [0] * 24, [0] * 7
-    for r in await pool.fetch(MISSED_HOURS, start, end, zone):
+    for r in hour_rows:
         per_hour[r["hour"]] += int(r["n"])
         per_day[r["dow"] - 1] += int(r["n"])
     return Audit(
