@@ -65,7 +65,7 @@ class LivePublisher:
         self._locales: dict[int, tuple[float, str]] = {}
 
     def on_written(self, fact: cf.CallFact) -> None:
-        if isinstance(fact, cf.LegRinging | cf.LegAnswered | cf.LegEnded | cf.CallStarted | cf.CallEnded):
+        if isinstance(fact, cf.LegRinging | cf.LegAnswered | cf.LegEnded | cf.CallStarted | cf.CallEnded | cf.CallLost):
             if self._queue.qsize() < MAX_BACKLOG:
                 self._queue.put_nowait(fact)
 
@@ -99,6 +99,10 @@ class LivePublisher:
                 await self._send(Audience(supervisors=True), {"type": "calls.changed", "call": fact.call_id})
             case cf.CallEnded():
                 await self._on_call_ended(fact)
+            case cf.CallLost():  # its end was never seen: forget it, as at an end
+                self._rung.pop(fact.call_id, None)
+                self._answered_by.pop(fact.call_id, None)
+                self._placed.pop(fact.call_id, None)
 
     async def _manager(self, fact: cf.LegFact) -> int | None:
         return await screen_pop.manager_of_leg(self._pool, fact.call_id, fact.channel)
