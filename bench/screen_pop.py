@@ -48,7 +48,7 @@ from aiohttp import web  # noqa: E402
 from bench.common import bench_database, emit_json, percentile  # noqa: E402
 from crm import database  # noqa: E402
 from tests.fake_ami_server import FakeAmiServer  # noqa: E402
-from tests.service_process import ServiceProcess, start_service  # noqa: E402
+from tests.service_process import log_in, start_service  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +117,6 @@ async def fill(dsn: str, clients: int, calls: int) -> list[Call]:
         await pool.close()
 
 
-async def log_in(http: aiohttp.ClientSession, service: ServiceProcess, login: str) -> None:
-    html = await (await http.get(service.url("/login"))).text()
-    marker = 'name="_csrf" value="'
-    start = html.index(marker) + len(marker)
-    csrf = html[start:html.index('"', start)]
-    response = await http.post(service.url("/login"), allow_redirects=False,
-                               data={"login": login, "password": PASSWORD, "_csrf": csrf})
-    if response.status != 303:
-        raise RuntimeError(f"login {login} failed: {response.status}")
-
-
 class Tab:
     """One operator's tab: records when each call's pop arrived; `news` is set on every pop (shared)."""
 
@@ -172,7 +161,7 @@ async def one_run(calls: list[Call], clients: int, rate: float, dsn: str, tmp: P
                 ext = str(101 + i)
                 http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
                 sessions.append(http)
-                await log_in(http, service, f"op{ext}")
+                await log_in(http, service.url("/"), f"op{ext}", PASSWORD)
                 ws = await http.ws_connect(service.url("/live"), origin=service.url(""))
                 hello = await ws.receive_json()
                 assert hello["type"] == "hello"

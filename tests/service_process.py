@@ -159,3 +159,21 @@ async def poll(check: Any, *, deadline_s: float = 60.0, interval_s: float = 0.2)
         if loop.time() > give_up:
             raise AssertionError(f"condition not met within {deadline_s} s (last: {result!r})")
         await asyncio.sleep(interval_s)
+
+
+async def csrf_of(http: aiohttp.ClientSession, url: str) -> str:
+    """The CSRF token the page at `url` embeds in its forms (the session's cookie is `http`'s)."""
+    async with http.get(url) as response:
+        html = await response.text()
+    marker = 'name="_csrf" value="'
+    start = html.index(marker) + len(marker)
+    return html[start:html.index('"', start)]
+
+
+async def log_in(http: aiohttp.ClientSession, base_url: str, login: str, password: str) -> None:
+    """Log `http` in through the real form, as a browser does."""
+    base = base_url.rstrip("/")
+    async with http.post(f"{base}/login", allow_redirects=False, data={
+            "login": login, "password": password, "_csrf": await csrf_of(http, f"{base}/login")}) as response:
+        if response.status != 303:
+            raise AssertionError(f"login {login} failed: {response.status} {await response.text()}")

@@ -16,8 +16,9 @@ from crm.database import Pool
 from crm.orders import OrderInput
 from pbx_bridge import call_facts as cf
 from tests.calls_scenarios import T0, inbound_answered, ringall_answered_by_102
-from tests.conftest import MakeManager, csrf_from, login
+from tests.conftest import PASSWORD, MakeManager, csrf_from, login
 from tests.live_helpers import LivePanel, live_panel, message_of_type, next_message, nothing_pending
+from tests.service_process import csrf_of, log_in
 from web.config import Settings
 
 CALLER = "79161110001"
@@ -45,9 +46,7 @@ async def test_the_pop_reaches_the_rung_operator_before_answer_and_nobody_else(
     await login(panel.client, anna)
     other = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     try:
-        await other.post(panel.client.make_url("/login"), data={
-            "login": boris.login, "password": "correct-horse-battery",
-            "_csrf": await _csrf(other, panel)}, allow_redirects=False)
+        await log_in(other, str(panel.client.make_url("/")), boris.login, PASSWORD)
         async with panel.client.ws_connect("/live") as ws, other.ws_connect(panel.client.make_url("/live")) as ws_b:
             assert (await next_message(ws)) == {"type": "hello", "pops": []}
             assert (await next_message(ws_b))["type"] == "hello"
@@ -71,13 +70,6 @@ async def test_the_pop_reaches_the_rung_operator_before_answer_and_nobody_else(
             await nothing_pending(ws_b)
     finally:
         await other.close()
-
-
-async def _csrf(session: aiohttp.ClientSession, panel: LivePanel, path: str = "/login") -> str:
-    html = await (await session.get(panel.client.make_url(path))).text()
-    marker = 'name="_csrf" value="'
-    start = html.index(marker) + len(marker)
-    return html[start:html.index('"', start)]
 
 
 async def test_an_unknown_number_pops_as_the_new_contact_made_for_it(panel: LivePanel, make_manager: MakeManager
@@ -184,9 +176,8 @@ async def test_a_new_task_and_a_presence_change_refresh_the_supervisors_tabs(
     await login(panel.client, head)
     other = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     try:
-        await other.post(panel.client.make_url("/login"), data={
-            "login": anna.login, "password": "correct-horse-battery", "_csrf": await _csrf(other, panel)})
-        csrf = (await _csrf(other, panel, "/"))
+        await log_in(other, str(panel.client.make_url("/")), anna.login, PASSWORD)
+        csrf = await csrf_of(other, str(panel.client.make_url("/")))
         async with panel.client.ws_connect("/live") as ws:
             await next_message(ws)
             await other.post(panel.client.make_url("/presence"), data={"presence": "away", "next": "/",

@@ -24,7 +24,7 @@ from crm.managers import ManagerInput
 from tests.conftest import PASSWORD
 from tests.fake_ami_server import FakeAmiServer, capture_after_login
 from tests.live_helpers import message_of_type, next_message
-from tests.service_process import ServiceProcess, get_json, poll, start_service
+from tests.service_process import ServiceProcess, get_json, log_in, poll, start_service
 from tests.test_browser import browser as browser  # noqa: F401  (the Chromium fixture)
 
 CAPTURES = Path(__file__).resolve().parent / "fixtures" / "asterisk-22"
@@ -45,16 +45,6 @@ def _env(db_dsn: str, ami: FakeAmiServer) -> dict[str, str]:
 
 async def _start(name: str, tmp_path: Path, env: dict[str, str]) -> ServiceProcess:
     return await asyncio.to_thread(start_service, "serve", tmp_path / name, env=env)
-
-
-async def _log_in(http: aiohttp.ClientSession, service: ServiceProcess, login: str) -> None:
-    html = await (await http.get(service.url("/login"))).text()
-    marker = 'name="_csrf" value="'
-    start = html.index(marker) + len(marker)
-    csrf = html[start:html.index('"', start)]
-    response = await http.post(service.url("/login"), data={"login": login, "password": PASSWORD, "_csrf": csrf},
-                               allow_redirects=False)
-    assert response.status == 303, await response.text()
 
 
 async def _ami_state(http: aiohttp.ClientSession, service: ServiceProcess) -> str:
@@ -87,7 +77,7 @@ async def test_the_pop_crosses_instances_and_the_ami_connection_fails_over(
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             await poll(lambda: _is(http, second, "standby"))
             assert ami.connections == 1  # the second one never connected
-            await _log_in(http, second, "anna")
+            await log_in(http, second.url("/"), "anna", PASSWORD)
             page = await browser.new_page()  # Anna's browser is on the instance without the AMI connection
             await page.goto(second.url("/login"))
             await page.fill("input[name=login]", "anna")

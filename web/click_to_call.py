@@ -61,6 +61,12 @@ class _Request:
     caller_id: str
 
 
+def caller_id(customer_name: str, e164: str) -> str:
+    """What the operator's phone shows while it rings: the customer's name (phone-safe), else the number."""
+    shown = display_safe(customer_name)[:40] or format_phone(e164)
+    return f'"{shown}" <{e164.removeprefix("+")}>'
+
+
 class ClickToCall:
     """Place calls for operators; `run()` (beside the service) serves requests handed over by other instances."""
 
@@ -82,11 +88,8 @@ class ClickToCall:
         e164 = normalize_phone(phone, self._region)
         extension = self._reachable_extension(user)
         customer = await customers.find_by_phone(self._pool, e164, default_region=self._region)
-        name = display_safe(customer.name)[:40] if customer is not None else ""
-        shown = name or format_phone(e164)
-        digits = e164.removeprefix("+")
         request = _Request(linkedid=f"c2c-{uuid.uuid4().hex[:24]}", extension=extension, phone=e164,
-                           caller_id=f'"{shown}" <{digits}>')
+                           caller_id=caller_id(customer.name if customer is not None else "", e164))
         await self._pool.execute(INSERT_REQUEST, request.linkedid, user.id, extension, e164,
                                  customer_id if customer_id is not None else (customer.id if customer else None),
                                  task_id, order_id)
@@ -191,10 +194,9 @@ class ClickToCall:
                                         "WHERE c.linkedid = $1 AND c.state = 'pending'", linkedid[:64])
         if row is None:
             return
-        shown = display_safe(row["customer_name"] or "")[:40] or format_phone(row["phone"])
         error = await self._originate(_Request(linkedid=row["linkedid"], extension=row["extension"],
                                                phone=row["phone"],
-                                               caller_id=f'"{shown}" <{row["phone"].removeprefix("+")}>'))
+                                               caller_id=caller_id(row["customer_name"] or "", row["phone"])))
         await self._pool.execute("SELECT pg_notify($1, $2)", RESULT_CHANNEL, f"{linkedid}\n{error}")
 
     def _on_result(self, payload: str) -> None:
