@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -13,6 +15,9 @@ from crm.database import Pool
 from crm.orders import OrderInput
 from crm.tasks import TaskInput
 from tests.conftest import MakeManager, csrf_from, login
+from web.jobs.queue import JobEnvironment
+from web.jobs.runtime import job_app
+from web.live.hub import Audience
 
 Client = TestClient[web.Request, web.Application]
 
@@ -74,3 +79,29 @@ async def test_a_task_that_comes_due_reminds_its_assignee_once(pool: Pool, make_
     [reminder] = await alerts.due_reminders(pool, now)
     assert (reminder.task_id, reminder.assignee_id, reminder.title) == (due.id, anna.id, "Прислать счёт")
     assert await alerts.due_reminders(pool, now) == []
+
+
+class _RecordingBus:
+    """A live bus that keeps what was published, for whom."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Audience, dict[str, Any]]] = []
+
+    async def publish(self, audience: Audience, message: Mapping[str, Any]) -> None:
+        self.sent.append((audience, dict(message)))
+
+
+async def test_the_minutely_check_tells_the_manager_live_of_a_late_order(pool: Pool, db_dsn: str,
+                                                                       make_manager: MakeManager) -> None:
+    """With no webhook waiting for a retry, the order's alert still reaches its manager's panel."""
+    anna = await make_manager("operator")
+    order_id = await _late_order(pool, anna.id, 7)
+    bus = _RecordingBus()
+    app = job_app(db_dsn)
+    async with app.open_async():
+        await app.configure_task("check_deadlines").defer_async(timestamp=int(datetime.now(UTC).timestamp()))
+        await app.run_worker_async(wait=False, install_signal_handlers=False, queues=["checks"],
+                                   additional_context={"env": JobEnvironment(pool, bus)})
+    alerts_sent = [(a, m) for a, m in bus.sent if m["type"] == "alert.raised" and m.get("order") == order_id]
+    assert alerts_sent and alerts_sent[0][0].managers == frozenset({anna.id})
+    assert ("tasks.changed" in [m["type"] for a, m in bus.sent if anna.id in a.managers])

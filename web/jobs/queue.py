@@ -139,8 +139,6 @@ async def check_deadlines(context: procrastinate.JobContext, timestamp: int) -> 
             await webhook_jobs.emit(context.app, env.pool, "alert.raised", f"alert:{order_alert.alert_id}",
                                     {"alert_id": order_alert.alert_id, "order_id": order_alert.order_id,
                                      "level": order_alert.level, "message": order_alert.message})
-        for delivery_id in await webhooks.pending(env.pool):
-            await webhook_jobs.emit_retry(context.app, delivery_id)
             manager = order_alert.manager_id if order_alert.level == 1 else None
             audience = Audience(frozenset({manager}) if manager else frozenset(), supervisors=manager is None)
             await env.bus.publish(audience, {"type": "alert.raised", "alert": order_alert.alert_id,
@@ -148,6 +146,8 @@ async def check_deadlines(context: procrastinate.JobContext, timestamp: int) -> 
                                              "message": order_alert.message[:300]})
             if order_alert.task_id is not None:
                 await env.bus.publish(audience, {"type": "tasks.changed"})
+        for delivery_id in await webhooks.pending(env.pool):
+            await webhook_jobs.emit_retry(context.app, delivery_id)
         for reminder in await alerts.due_reminders(env.pool, datetime.fromtimestamp(timestamp, UTC)):
             await env.bus.publish(Audience(frozenset({reminder.assignee_id})),
                                   {"type": "reminder", "task": reminder.task_id, "message": reminder.title[:300]})
