@@ -33,6 +33,7 @@ from tests.asterisk_conf_parser import (
     split_args,
     targets,
 )
+from web import self_check_caller
 
 CAPTURES = Path(__file__).resolve().parent / "fixtures" / "asterisk-22"
 #: Our own recordings from the PBX tier's Asterisk (tests/pbx/ami_capture.py): Pickup, BlindTransfer, ...
@@ -44,6 +45,8 @@ ROUTER_VARS = {agi_contract.VAR_TARGETS, agi_contract.VAR_RING_TIMEOUT, agi_cont
                agi_contract.VAR_REASON, agi_contract.VAR_CUSTOMER_ID}
 #: Variables Asterisk itself sets on the channel (the dialplan reads them, never sets them).
 ASTERISK_VARS = {"EXTEN", agi_contract.AGISTATUS, "DIALSTATUS", "QUEUESTATUS"}
+#: Variables perezvon's own AMI Originates set (the self-check call's time on the line).
+ORIGINATE_VARS = {self_check_caller.WAIT_VARIABLE}
 #: Dialplan functions the configuration may use.
 FUNCTIONS = {"CALLERID", "CHANNEL", "CONNECTEDLINE", "CUT", "FIELDQTY", "IF", "LOCAL"}
 #: Fallback kinds the dialplan handles ("queue:sales", "voicemail:BOX", "dial:NUMBER", ...).
@@ -138,7 +141,7 @@ def test_every_variable_read_is_set_global_asterisks_or_the_routers() -> None:
     assigned = set().union(*(sets(s) for s in steps))
     read = set().union(*(reads(s) for s in steps))
     gosub_args = {name for name in read if re.fullmatch(r"ARG\d+", name)}
-    assert read - assigned - known - ASTERISK_VARS - gosub_args == ROUTER_VARS
+    assert read - assigned - known - ASTERISK_VARS - ORIGINATE_VARS - gosub_args == ROUTER_VARS
     assert not assigned & ROUTER_VARS, "the dialplan must not overwrite the router's answer"
     assert known <= read, f"globals never used: {known - read}"
     functions = {m for s in steps for m in re.findall(r"\$\{(\w+)\(", s.data)}
@@ -157,7 +160,8 @@ def test_calls_to_customers_are_recorded_and_show_the_shops_number() -> None:
     for dial in (s for s in dialplan() if s.app == "Dial" and "@${TRUNK}" in s.data):
         options = split_args(dial.data)[2]
         assert "b(perezvon-outbound-cid^s^1)" in options, f"line {dial.lineno}: shop caller ID"
-        if dial.context != "perezvon-fallback":  # a duty number: the inbound call is already recorded
+        # A duty number, a self-check call: the shop's inbound call is recorded in from-trunk.
+        if dial.context not in ("perezvon-fallback", "perezvon-selfcheck"):
             assert any(s.app == "MixMonitor" and (s.context, s.exten) == (dial.context, dial.exten)
                        and s.priority < dial.priority for s in dialplan()), f"line {dial.lineno}: not recorded"
     handler = [s for s in dialplan() if s.context == "perezvon-outbound-cid"]

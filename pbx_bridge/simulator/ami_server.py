@@ -26,18 +26,25 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 #: A client whose unread events pass this many bytes is dropped.
 MAX_BUFFERED = 4 * 1024 * 1024
 _CHANNEL = re.compile(r"(?:PJSIP|SIP)/(\d{2,6})")
+#: A self-check call (web/self_check_caller.py): the shop's own number dialled out through the trunk.
+_SELF_CHECK = re.compile(r"Local/(\d{1,20})@perezvon-selfcheck")
 _CALLER_ID = re.compile(r'\s*"?(?P<name>[^"<]*?)"?\s*<(?P<num>[^>]*)>\s*')
 
 
 @dataclass(frozen=True, slots=True)
 class OriginateRequest:
-    """An ``Originate`` the simulator plays as a click-to-call: ring ``extension``, then dial ``customer``."""
+    """An ``Originate`` the simulator plays as a click-to-call: ring ``extension``, then dial ``customer``.
+
+    A self-check call instead (``self_check_did`` set) comes back as the shop's inbound call from
+    ``customer`` (the Originate's caller ID number) to that number, as the provider would send it.
+    """
 
     action_id: str
     extension: str
     customer: str
     caller_name: str
     channel_id: str = ""
+    self_check_did: str = ""
 
 
 def _pairs(*pairs: tuple[str, str]) -> Frame:
@@ -240,6 +247,15 @@ class _Session:
                                     ("ListItems", str(len(self.server.phones)))]))
 
     def _originate(self, fields: dict[str, str], action_id: str | None) -> None:
+        self_check = _SELF_CHECK.fullmatch(fields.get("channel", "").strip())
+        match = _CALLER_ID.fullmatch(fields.get("callerid", ""))
+        if self_check is not None and match is not None and match.group("num").strip().isdigit():
+            self._respond(action_id, "Success", ("Message", "Originate successfully queued"))
+            self.server.on_originate(OriginateRequest(action_id=action_id or "", extension="",
+                                                       customer=match.group("num").strip(), caller_name="",
+                                                       channel_id=fields.get("channelid", "").strip()[:64],
+                                                       self_check_did=self_check.group(1)))
+            return
         channel = _CHANNEL.fullmatch(fields.get("channel", "").strip())
         customer = fields.get("exten", "").strip()
         if channel is None or not customer:

@@ -87,6 +87,13 @@ class Simulator:
         await self.server.close()
 
     def _originate(self, request: OriginateRequest) -> None:
+        if request.self_check_did:
+            logger.info("Originate %s: self-check call to %s comes back from %s", request.action_id,
+                        request.self_check_did, request.customer)
+            self.start_call("inbound_answered", CallParams(
+                customer=request.customer, did=request.self_check_did, extensions=self.settings.extension_list[:1],
+                ring_s=round(self.core.rng.uniform(2.0, 8.0), 1), talk_s=5.0))
+            return
         logger.info("Originate %s: ring %s, then call %s", request.action_id, request.extension, request.customer)
         params = CallParams(
             customer=request.customer, extensions=(request.extension,), display_name=request.caller_name,

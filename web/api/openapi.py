@@ -161,6 +161,12 @@ def _paths() -> dict[str, Any]:
                                       {"type": "string", "format": "date"}),
                                _query("to", "Last day; default: today.", {"type": "string", "format": "date"})]),
         },
+        "/api/v1/reports/self-checks": {
+            "get": _op("selfCheckReport", "The latest self-check calls (supervisors and admins): perezvon calling "
+                       "the shop's own number through the trunk; whether it was answered, after how long, and what "
+                       "became of a missed one's callback.",
+                       {"200": _ok("The runs, newest first.", {"type": "object"})}, tag="reports", errors=("403",)),
+        },
         "/api/v1/tasks": {
             "get": _op("listTasks", "Tasks the caller may see: open and overdue first.",
                        {"200": _ok("A page of tasks.", ref("TaskPage"))}, tag="tasks", errors=("422",),

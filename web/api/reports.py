@@ -1,13 +1,16 @@
-"""`GET /api/v1/reports/missed-calls?from=&to=`: the audit's figures as JSON (supervisors and admins)."""
+"""`GET /api/v1/reports/missed-calls?from=&to=`: the audit's figures as JSON; `GET /api/v1/reports/self-checks`:
+the self-check calls' results (supervisors and admins)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from crm.self_check import runs
 from web.api.json_io import json_response
-from web.keys import require_role
+from web.keys import POOL, require_role
 from web.pages.audit import load_audit
 
 
@@ -35,5 +38,15 @@ async def missed_calls(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+async def self_checks(request: web.Request) -> web.Response:
+    require_role(request, "supervisor", "admin")
+    return json_response({"items": [
+        {"id": r.id, "scheduled_for": r.slot.isoformat() if r.slot else None, "created_at": r.created_at.isoformat(),
+         "state": r.state, "error": r.error, "ring_s": None if r.ring_s is None else round(r.ring_s, 1),
+         "callback_task_id": r.callback_task_id, "callback": r.callback or None}
+        for r in await runs.recent_runs(request.app[POOL], datetime.now(UTC))]})
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/v1/reports/missed-calls", missed_calls, allow_head=False)
+    router.add_get("/api/v1/reports/self-checks", self_checks, allow_head=False)

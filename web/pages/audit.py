@@ -15,6 +15,7 @@ from crm import audit
 from crm.audit import Audit
 from web.audit_charts import charts
 from web.keys import CATALOGUES, POOL, SETTINGS, require_role
+from web.pages import self_check
 from web.pages.forms import shop_zone
 from web.render import locale_of, render
 
@@ -62,7 +63,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     funnel = await audit.sales_funnel(request.app[POOL], datetime.combine(from_day, time(), zone),
                                       datetime.combine(to_day + timedelta(days=1), time(), zone))
     context: dict[str, Any] = {"audit": figures, "from_day": from_day.isoformat(), "to_day": to_day.isoformat(),
-                               "funnel": funnel,
+                               "funnel": funnel, "runs": await self_check.results(request, self_check.ON_AUDIT_PAGE),
                                "charts": charts(figures, titles, locale), "now": datetime.now(shop_zone(request.app))}
     return render("audit/page.html", request, context)
 
