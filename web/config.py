@@ -24,6 +24,7 @@ from pbx_bridge.agi_settings import AgiSettings
 from pbx_bridge.ami_settings import AmiSettings
 from pbx_bridge.simulator.settings import SimulatorSettings
 from web.mail_settings import MailSettings
+from web.notice_settings import NoticeSettings
 from web.settings import WebSettings
 
 T = TypeVar("T")
@@ -44,10 +45,11 @@ class Settings:
     agi: AgiSettings
     simulator: SimulatorSettings
     mail: MailSettings = MailSettings()
+    notices: NoticeSettings = NoticeSettings()
 
 
 SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings, AmiSettings, AgiSettings,
-                                           SimulatorSettings, MailSettings)
+                                           SimulatorSettings, MailSettings, NoticeSettings)
 
 
 def setting_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
@@ -103,8 +105,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     settings = Settings(database=build(DatabaseSettings, merged), crm=build(CrmSettings, merged),
                         web=build(WebSettings, merged), ami=build(AmiSettings, merged),
                         agi=build(AgiSettings, merged), simulator=build(SimulatorSettings, merged),
-                        mail=build(MailSettings, merged))
-    if problems := settings.ami.problems() + settings.agi.problems():
+                        mail=build(MailSettings, merged), notices=build(NoticeSettings, merged))
+    if problems := settings.ami.problems() + settings.agi.problems() + settings.notices.problems():
         raise SettingsError("; ".join(problems))
     if settings.web.default_locale not in ("ru", "en"):
         raise SettingsError("PEREZVON_DEFAULT_LOCALE: ru or en")

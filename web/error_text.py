@@ -174,6 +174,19 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"group: choose a group", "группа: выберите группу"),
     (r"direction: up or down", "направление: выше или ниже"),
     (r"max concurrent calls: nothing to save", "одновременных звонков: нечего сохранять"),
+    # --- customer notices ---
+    (r"notice template \((?P<f>.+?)\): too long \(at most (?P<n>\d+) characters\)",
+     "шаблон уведомления ({f}): слишком длинный (не более {n} символов)"),
+    (r"notice template \((?P<f>.+?)\): a brace that opens or closes no placeholder "
+     r"\(double it for a brace in the text\)",
+     "шаблон уведомления ({f}): фигурная скобка не открывает и не закрывает подстановку "
+     "(чтобы вставить скобку в текст, удвойте её)"),
+    (r"notice template \((?P<f>.+?)\): unknown placeholder (?P<p>.+); allowed: (?P<a>.+)",
+     "шаблон уведомления ({f}): неизвестная подстановка {p}; допустимы: {a}"),
+    (r"quiet hours: the start and the end must differ", "тихие часы: начало и конец должны различаться"),
+    (r"shop name: required when a template uses \{shop\}",
+     "название магазина: обязательно, если в шаблоне есть {{shop}}"),
+    (_ANY + r": a time like (?P<x>.+)", "{f}: время вида {x}"),
     # --- click-to-call and the PBX ---
     (r"give the phone to call, or a task or order with a customer", "укажите номер или задачу либо заказ с клиентом"),
     (r"(?P<v>.+) has no phone number", "у клиента {v} нет номера телефона"),
@@ -223,6 +236,8 @@ FIELDS: Mapping[str, str] = {
     "Russian title": "название по-русски", "English title": "название по-английски", "result note": "итог",
     "responsible manager": "ответственный менеджер", "assignee": "исполнитель", "due_at": "срок", "due": "срок",
     "expires in (days)": "срок действия (дней)", "password": "пароль", "login": "логин",
+    "shop name": "название магазина", "quiet hours start": "начало тихих часов", "quiet hours end": "конец тихих часов",
+    "missed call": "пропущенный звонок", "notice template (missed call)": "шаблон уведомления (пропущенный звонок)",
 }
 
 #: Nouns after "no ..." (genitive) and after "this ..." (nominative with its demonstrative).

@@ -18,6 +18,7 @@ from pbx_bridge.call_facts import CallFact
 from web.app import create_app
 from web.click_to_call import ClickToCall
 from web.config import Settings
+from web.jobs.notice_delivery import NoticeEnvironment
 from web.jobs.runtime import start_jobs
 from web.live.bus import PgBus
 from web.live.hub import LiveHub
@@ -94,7 +95,8 @@ async def serve(settings: Settings, db: Database, signals: StopSignals, *, banne
     async with start_live(settings, db.pool, db.dsn) as live, \
             start_jobs(db.dsn, db.pool, live.bus, run_worker=settings.web.worker,
                        concurrency=settings.web.worker_concurrency, mail=settings.mail,
-                       panel_url=public_url(settings)) as jobs:
+                       panel_url=public_url(settings),
+                       notices=NoticeEnvironment(settings.notices, settings.crm.timezone)) as jobs:
         hooks: list[Callable[[CallFact], None]] = [jobs.calls.on_written]
         if live.publisher is not None:
             hooks.insert(0, live.publisher.on_written)
@@ -127,7 +129,8 @@ async def run_worker(settings: Settings, db: Database, signals: StopSignals) -> 
     """`perezvon worker`: only the job worker, until Ctrl-C or SIGTERM (the way to add job capacity)."""
     bus = PgBus(db.dsn, db.pool, LiveHub())  # it only publishes: the tabs are on the web instances
     async with start_jobs(db.dsn, db.pool, bus, concurrency=settings.web.worker_concurrency, mail=settings.mail,
-                          panel_url=public_url(settings)):
+                          panel_url=public_url(settings),
+                          notices=NoticeEnvironment(settings.notices, settings.crm.timezone)):
         with signals.serving() as stop:
             print("perezvon worker is running. Press Ctrl-C to stop.", flush=True)
             await stop.wait()

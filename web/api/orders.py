@@ -13,8 +13,9 @@ from crm.models import SALES_CHANNELS, Manager, Order
 from crm.orders import OrderInput
 from web.api.customers import check_customer_ref, default_region
 from web.api.json_io import Body, invalid, json_response, path_id, to_json
+from web.jobs import notice_delivery
 from web.jobs import webhooks as webhook_jobs
-from web.keys import JOBS, POOL, current_user
+from web.keys import JOBS, POOL, SETTINGS, current_user
 
 CREATE_FIELDS = ("number", "customer_id", "customer_phone", "customer_name", "manager_id", "channel", "items",
                  "total", "currency")
@@ -105,6 +106,8 @@ async def change_status(request: web.Request) -> web.Response:
     order = await orders.change_status(pool, current.id, body.text("status"), viewer.id, body.text("comment", ""))
     await webhook_jobs.order_status_changed(request.app.get(JOBS), pool, order.id, order.number, current.status,
                                             order.status, order.status_changed_at)
+    await notice_delivery.order_status_changed(request.app.get(JOBS), pool, request.app[SETTINGS].notices, order.id,
+                                               order.status_changed_at)
     return await _respond(request, order)
 
 

@@ -14,8 +14,9 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from crm import alerts, callbacks, webhooks
 from crm.database import Pool
-from web.jobs import mail
+from web.jobs import mail, notice_delivery
 from web.jobs import webhooks as webhook_jobs
+from web.jobs.notice_delivery import NoticeEnvironment
 from web.live.bus import LiveBus
 from web.live.hub import Audience
 from web.mail_settings import MailSettings
@@ -36,6 +37,8 @@ class JobEnvironment:
     mail: MailSettings = MailSettings()
     #: Where the panel is, for links in e-mails.
     panel_url: str = "http://127.0.0.1:8080/"
+    #: Customer notices: the gateway's settings, the shop's zone for quiet hours, the clock.
+    notices: NoticeEnvironment = NoticeEnvironment()
 
 
 def _env(context: procrastinate.JobContext) -> JobEnvironment:
@@ -71,6 +74,7 @@ async def call_ended(context: procrastinate.JobContext, linkedid: str) -> None:
         if missed.task_id is not None and missed.created:
             await webhook_jobs.emit(context.app, env.pool, "callback.created", f"callback:{missed.task_id}",
                                     {"task_id": missed.task_id, "call": linkedid})
+            await notice_delivery.missed_call(context.app, env.pool, env.notices.settings, missed.task_id)
         for task_id in reached.closed_task_ids:
             await webhook_jobs.emit(context.app, env.pool, "callback.done", f"callback-done:{task_id}",
                                     {"task_id": task_id, "call": linkedid, "outcome": "reached"})

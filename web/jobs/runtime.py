@@ -18,7 +18,9 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from crm.database import Pool
 from pbx_bridge import call_facts as cf
+from web.jobs import notices as _notice_jobs  # noqa: F401 (registers its tasks)
 from web.jobs import webhooks as webhook_jobs
+from web.jobs.notice_delivery import NoticeEnvironment
 from web.jobs.queue import JobEnvironment, jobs
 from web.live.bus import LiveBus
 from web.mail_settings import MailSettings
@@ -106,7 +108,8 @@ def job_app(dsn: str) -> procrastinate.App:
 @contextlib.asynccontextmanager
 async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = True,
                      concurrency: int = 4, mail: MailSettings | None = None,
-                     panel_url: str = "http://127.0.0.1:8080/") -> AsyncIterator[Jobs]:
+                     panel_url: str = "http://127.0.0.1:8080/",
+                     notices: NoticeEnvironment | None = None) -> AsyncIterator[Jobs]:
     """Open the queue for the block; with `run_worker`, a worker runs in it too."""
     app = job_app(dsn)
     async with app.open_async():
@@ -116,7 +119,8 @@ async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = T
             app.run_worker_async(install_signal_handlers=False, concurrency=concurrency,
                                  name=f"perezvon@{socket.gethostname()}",
                                  additional_context={"env": JobEnvironment(pool, bus, mail or MailSettings(),
-                                                                           panel_url)}),
+                                                                           panel_url,
+                                                                           notices=notices or NoticeEnvironment())}),
             name="job-worker") if run_worker else None
         try:
             yield Jobs(app, calls, worker)

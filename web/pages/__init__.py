@@ -23,6 +23,7 @@ from web.pages import (
     jobs_admin,
     locale,
     managers_admin,
+    notices_admin,
     order_list,
     orders,
     pbx_gaps,
@@ -91,6 +92,7 @@ def setup(app: web.Application) -> None:
     dispositions_admin.setup(app)
     jobs_admin.setup(app)
     webhooks_admin.setup(app)
+    notices_admin.setup(app)
     calls.setup(app)
     pbx_gaps.setup(app)
     routing_admin.setup(app)

@@ -16,6 +16,7 @@ from crm.errors import Conflict, ForbiddenTransition, InvalidInput
 from crm.models import SALES_CHANNELS, Order, SalesChannel
 from crm.orders import OrderInput
 from web.errors import error_message
+from web.jobs import notice_delivery
 from web.jobs import webhooks as webhook_jobs
 from web.keys import JOBS, POOL, SETTINGS, current_user
 from web.pages.forms import Form, path_int, redirect, text
@@ -56,6 +57,8 @@ async def change_status(request: web.Request) -> web.StreamResponse:
         moved = await orders.change_status(pool, order.id, text(form, "status"), user.id, text(form, "comment"))
         await webhook_jobs.order_status_changed(request.app.get(JOBS), pool, moved.id, moved.number, order.status,
                                                 moved.status, moved.status_changed_at)
+        await notice_delivery.order_status_changed(request.app.get(JOBS), pool, request.app[SETTINGS].notices,
+                                                   moved.id, moved.status_changed_at)
     except (ForbiddenTransition, InvalidInput) as exc:
         return await render_order(request, order, {"error": error_message(request, exc)}, status=exc.http_status)
     raise redirect(f"/orders/{order.id}")
