@@ -94,7 +94,9 @@ class Audit:
         return self.reached_on_time / self.callback_tasks if self.callback_tasks else 0.0
 
 
-RANGE = "c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2 AND c.outcome IS NOT NULL"
+#: Inbound calls of the range that ended; self-check calls (crm/self_check/) are the shop testing itself, not callers.
+RANGE = ("c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2 AND c.outcome IS NOT NULL "
+         "AND c.self_check_run_id IS NULL")
 MISSED = "c.outcome IN ('missed', 'lost')"
 
 TOTALS = f"""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crm.database import Connection, Pool
+from crm.errors import InvalidInput
 from crm.models import RoutingSchedule
 from crm.phones import format_phone
 from crm.routing.data import load_routing_config
@@ -69,6 +70,17 @@ def working_deadline(missed_at: datetime, minutes: int, schedule: RoutingSchedul
                 return moment + step
         moment += step
     return missed_at + step * minutes  # never open within two weeks: do not wait for it
+
+
+async def save_settings(pool: Pool, settings: CallbackSettings) -> CallbackSettings:
+    if not 1 <= settings.deadline_minutes <= 10080:
+        raise InvalidInput("the callback deadline is 1 to 10080 working minutes")
+    if not 0 <= settings.short_ring_s <= 60:
+        raise InvalidInput("a short abandoned call rang 0 to 60 seconds")
+    await pool.execute("UPDATE callback_settings SET deadline_minutes = $1, short_ring_s = $2, exclude_short = $3, "
+                       "require_next_contact = $4", settings.deadline_minutes, settings.short_ring_s,
+                       settings.exclude_short, settings.require_next_contact)
+    return settings
 
 
 async def load_settings(pool: Pool | Connection) -> CallbackSettings:

@@ -134,6 +134,8 @@ class Task:
     priority: int = 0
     #: 'reached' (closed by an answered call), 'manual', or '' while open.
     outcome: str = ""
+    #: Callback attempts that did not reach the customer (the operator's or auto-callback's).
+    attempts: int = 0
 
     def is_overdue(self, now: datetime) -> bool:
         return self.status == "open" and self.due_at is not None and self.due_at < now

@@ -15,7 +15,8 @@ from crm.validation import check_moment, clean_text
 
 SELECT_TASK = """
 SELECT t.*, c.name AS customer_name, c.responsible_manager_id AS customer_responsible_id,
-       o.number AS order_number, m.display_name AS assignee_name
+       o.number AS order_number, m.display_name AS assignee_name,
+       (SELECT count(*) FROM callback_attempts a WHERE a.task_id = t.id) AS attempts
 FROM tasks t LEFT JOIN customers c ON c.id = t.customer_id LEFT JOIN orders o ON o.id = t.order_id
 LEFT JOIN managers m ON m.id = t.assignee_id
 """
@@ -49,6 +50,7 @@ def _task(row: asyncpg.Record) -> Task:
         due_at=row["due_at"], status=row["status"], result_note=row["result_note"],
         created_by_id=row["created_by_id"], created_at=row["created_at"], closed_at=row["closed_at"],
         phone=row["phone"], missed_calls=row["missed_calls"], priority=row["priority"], outcome=row["outcome"],
+        attempts=row["attempts"],
     )
 
 

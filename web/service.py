@@ -16,6 +16,7 @@ from crm.database import Pool
 from crm.embedded import EmbeddedPostgres, ensure_database, start_embedded
 from pbx_bridge.call_facts import CallFact
 from web.app import create_app
+from web.auto_callback import AutoCallback
 from web.click_to_call import ClickToCall
 from web.config import Settings
 from web.jobs.notice_delivery import NoticeEnvironment
@@ -23,6 +24,7 @@ from web.jobs.runtime import start_jobs
 from web.live.bus import PgBus
 from web.live.hub import LiveHub
 from web.live.runtime import start_live
+from web.self_check_caller import SelfCheckCaller
 from web.signals import StopSignals
 from web.telephony import start_telephony
 
@@ -95,7 +97,7 @@ async def serve(settings: Settings, db: Database, signals: StopSignals, *, banne
     async with start_live(settings, db.pool, db.dsn) as live, \
             start_jobs(db.dsn, db.pool, live.bus, run_worker=settings.web.worker,
                        concurrency=settings.web.worker_concurrency, mail=settings.mail,
-                       panel_url=public_url(settings),
+                       panel_url=public_url(settings), timezone=settings.crm.timezone,
                        notices=NoticeEnvironment(settings.notices, settings.crm.timezone)) as jobs:
         hooks: list[Callable[[CallFact], None]] = [jobs.calls.on_written]
         if live.publisher is not None:
@@ -103,14 +105,17 @@ async def serve(settings: Settings, db: Database, signals: StopSignals, *, banne
         async with start_telephony(settings, db.pool, simulate=simulate, agi=settings.agi, dsn=db.dsn,
                                    after_write=fan_out(hooks)) as telephony:
             click_to_call = ClickToCall(db.pool, telephony, db.dsn, default_region=settings.crm.default_region)
-            handover = asyncio.create_task(click_to_call.run(), name="click-to-call-handover")
+            beside = [asyncio.create_task(click_to_call.run(), name="click-to-call-handover"),
+                      asyncio.create_task(SelfCheckCaller(db.pool, telephony, db.dsn).run(), name="self-check-caller"),
+                      asyncio.create_task(AutoCallback(db.pool, telephony, click_to_call).run(), name="auto-callback")]
             try:
                 await _serve_app(create_app(settings, db.pool, telephony, live, click_to_call, jobs.app), settings,
                                  signals, banner)
             finally:
-                handover.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await handover
+                for task in beside:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
 
 def fan_out(hooks: list[Callable[[CallFact], None]]) -> Callable[[CallFact], None]:
@@ -129,7 +134,7 @@ async def run_worker(settings: Settings, db: Database, signals: StopSignals) -> 
     """`perezvon worker`: only the job worker, until Ctrl-C or SIGTERM (the way to add job capacity)."""
     bus = PgBus(db.dsn, db.pool, LiveHub())  # it only publishes: the tabs are on the web instances
     async with start_jobs(db.dsn, db.pool, bus, concurrency=settings.web.worker_concurrency, mail=settings.mail,
-                          panel_url=public_url(settings),
+                          panel_url=public_url(settings), timezone=settings.crm.timezone,
                           notices=NoticeEnvironment(settings.notices, settings.crm.timezone)):
         with signals.serving() as stop:
             print("perezvon worker is running. Press Ctrl-C to stop.", flush=True)

@@ -19,6 +19,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from crm.database import Pool
 from pbx_bridge import call_facts as cf
 from web.jobs import notices as _notice_jobs  # noqa: F401 (registers its tasks)
+from web.jobs import self_check as _self_check_jobs  # noqa: F401 (registers its tasks)
 from web.jobs import webhooks as webhook_jobs
 from web.jobs.notice_delivery import NoticeEnvironment
 from web.jobs.queue import JobEnvironment, jobs
@@ -108,7 +109,7 @@ def job_app(dsn: str) -> procrastinate.App:
 @contextlib.asynccontextmanager
 async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = True,
                      concurrency: int = 4, mail: MailSettings | None = None,
-                     panel_url: str = "http://127.0.0.1:8080/",
+                     panel_url: str = "http://127.0.0.1:8080/", timezone: str = "Europe/Moscow",
                      notices: NoticeEnvironment | None = None) -> AsyncIterator[Jobs]:
     """Open the queue for the block; with `run_worker`, a worker runs in it too."""
     app = job_app(dsn)
@@ -119,7 +120,7 @@ async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = T
             app.run_worker_async(install_signal_handlers=False, concurrency=concurrency,
                                  name=f"perezvon@{socket.gethostname()}",
                                  additional_context={"env": JobEnvironment(pool, bus, mail or MailSettings(),
-                                                                           panel_url,
+                                                                           panel_url, timezone,
                                                                            notices=notices or NoticeEnvironment())}),
             name="job-worker") if run_worker else None
         try:

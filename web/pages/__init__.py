@@ -16,6 +16,7 @@ from web.pages import (
     account,
     alerts,
     audit,
+    callback_settings,
     calls,
     customers,
     dispositions_admin,
@@ -29,6 +30,7 @@ from web.pages import (
     pbx_gaps,
     presence,
     routing_admin,
+    self_check,
     webhooks_admin,
 )
 from web.pages import tasks as task_pages
@@ -99,3 +101,5 @@ def setup(app: web.Application) -> None:
     account.setup(app)
     alerts.setup(app)
     audit.setup(app)
+    self_check.setup(app)
+    callback_settings.setup(app)
