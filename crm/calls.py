@@ -13,6 +13,7 @@ same moment: the loser of the race drops its contact and links the winner's.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from crm.models import (
     CallDirection,
     CallLeg,
     CallOutcome,
+    CallRecording,
     CallRoute,
     CallTransfer,
     LegResult,
@@ -441,7 +443,10 @@ async def record_transfer(pool: Pool, data: TransferEvent) -> None:
 # ---- reading: the journal, the customer card, the API -------------------------------------------------------
 
 SELECT_CALL = """
-SELECT c.*, cu.name AS customer_name, o.number AS order_number, m.display_name AS manager_name
+SELECT c.*, cu.name AS customer_name, o.number AS order_number, m.display_name AS manager_name,
+       (SELECT coalesce(json_agg(json_build_object('id', r.id, 'kind', r.kind, 'duration_s', r.duration_s,
+                                                   'keep', r.keep, 'state', r.state) ORDER BY r.id), '[]')
+        FROM recordings r WHERE r.call_id = c.id AND r.state <> 'deleted') AS recording_list
 FROM calls c LEFT JOIN customers cu ON cu.id = c.customer_id LEFT JOIN orders o ON o.id = c.order_id
 LEFT JOIN managers m ON m.id = c.manager_id
 """
@@ -509,7 +514,18 @@ def _call(row: asyncpg.Record, legs: tuple[CallLeg, ...], transfers: tuple[CallT
         transfer_kind=row["transfer_kind"],
         transferred_to=row["transferred_to"], legs=legs, route=_route(row), closed_by=row["closed_by"],
         recovered=row["recovered"], transfers=transfers, caller_name=row["caller_name"],
-        caller_presentation=row["caller_presentation"], task_id=row["task_id"], disposition=row["disposition"])
+        caller_presentation=row["caller_presentation"], task_id=row["task_id"], disposition=row["disposition"],
+        recording_state=row["recording_state"], recordings=_recordings(row["recording_list"]))
+
+
+def _recordings(raw: object) -> tuple[CallRecording, ...]:
+    """The call's playable recordings from the row's JSON list (crm/recordings.py writes them; the pool's codec
+    decodes json, a bare connection gives the text)."""
+    items = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        return ()
+    return tuple(CallRecording(id=int(r["id"]), kind=str(r["kind"]), duration_s=float(r["duration_s"]),
+                               keep=bool(r["keep"]), state=str(r["state"])) for r in items)
 
 
 async def _with_legs(pool: Pool, rows: list[asyncpg.Record]) -> list[Call]:

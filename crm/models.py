@@ -204,6 +204,19 @@ class CallRoute:
 
 
 @dataclass(frozen=True)
+class CallRecording:
+    """A call's registered recording as the journal, the card and the API show it (crm/recordings.py)."""
+
+    id: int
+    #: mixed / operator / customer / stereo.
+    kind: str
+    duration_s: float
+    keep: bool = False
+    #: stored / archived (both playable).
+    state: str = "stored"
+
+
+@dataclass(frozen=True)
 class CallTransfer:
     """One transfer of a call: who sent it where, and who took it ('' when nobody did)."""
 
@@ -275,6 +288,10 @@ class Call:
     task_id: int | None = None
     #: The operator's call result (a `call_dispositions` code), None until given.
     disposition: str | None = None
+    #: Where the call's recording stands: none / pending / registered / missing / corrupt (crm/recordings.py),
+    #: and the recordings that can be played.
+    recording_state: str = "none"
+    recordings: tuple[CallRecording, ...] = ()
 
 
 # ---- routing configuration (crm/routing/data.py) ------------------------------------------------------------

@@ -23,6 +23,7 @@ from crm.settings import CrmSettings, DatabaseSettings
 from pbx_bridge.agi_settings import AgiSettings
 from pbx_bridge.ami_settings import AmiSettings
 from pbx_bridge.simulator.settings import SimulatorSettings
+from recordings.settings import RecordingSettings
 from web.mail_settings import MailSettings
 from web.notice_settings import NoticeSettings
 from web.settings import WebSettings
@@ -46,10 +47,11 @@ class Settings:
     simulator: SimulatorSettings
     mail: MailSettings = MailSettings()
     notices: NoticeSettings = NoticeSettings()
+    recordings: RecordingSettings = RecordingSettings()
 
 
 SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings, AmiSettings, AgiSettings,
-                                           SimulatorSettings, MailSettings, NoticeSettings)
+                                           SimulatorSettings, MailSettings, NoticeSettings, RecordingSettings)
 
 
 def setting_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
@@ -105,8 +107,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     settings = Settings(database=build(DatabaseSettings, merged), crm=build(CrmSettings, merged),
                         web=build(WebSettings, merged), ami=build(AmiSettings, merged),
                         agi=build(AgiSettings, merged), simulator=build(SimulatorSettings, merged),
-                        mail=build(MailSettings, merged), notices=build(NoticeSettings, merged))
-    if problems := settings.ami.problems() + settings.agi.problems() + settings.notices.problems():
+                        mail=build(MailSettings, merged), notices=build(NoticeSettings, merged),
+                        recordings=build(RecordingSettings, merged))
+    if problems := settings.ami.problems() + settings.agi.problems() + settings.notices.problems() \
+            + settings.recordings.problems(settings.database.data_dir):
         raise SettingsError("; ".join(problems))
     if settings.web.default_locale not in ("ru", "en"):
         raise SettingsError("PEREZVON_DEFAULT_LOCALE: ru or en")

@@ -15,6 +15,7 @@ from crm import database
 from crm.database import Pool
 from crm.embedded import EmbeddedPostgres, ensure_database, start_embedded
 from pbx_bridge.call_facts import CallFact
+from recordings.store import RecordingStore
 from web.app import create_app
 from web.auto_callback import AutoCallback
 from web.click_to_call import ClickToCall
@@ -91,11 +92,18 @@ def public_url(settings: Settings) -> str:
     return settings.web.public_url or f"http://{settings.web.http_host}:{settings.web.http_port}/"
 
 
+def recording_store(settings: Settings) -> RecordingStore:
+    """The recordings' directories (created when missing) and settings, for the recording jobs."""
+    store = RecordingStore.from_settings(settings.recordings, settings.database.data_dir)
+    store.ensure_dirs()
+    return store
+
+
 async def serve(settings: Settings, db: Database, signals: StopSignals, *, banner: list[str] | None = None,
                 simulate: bool = False) -> None:
     """Serve the web app with the PBX side running beside it until Ctrl-C or SIGTERM."""
     async with start_live(settings, db.pool, db.dsn) as live, \
-            start_jobs(db.dsn, db.pool, live.bus, run_worker=settings.web.worker,
+            start_jobs(db.dsn, db.pool, live.bus, run_worker=settings.web.worker, recordings=recording_store(settings),
                        concurrency=settings.web.worker_concurrency, mail=settings.mail,
                        panel_url=public_url(settings), timezone=settings.crm.timezone,
                        notices=NoticeEnvironment(settings.notices, settings.crm.timezone)) as jobs:
@@ -133,7 +141,8 @@ def fan_out(hooks: list[Callable[[CallFact], None]]) -> Callable[[CallFact], Non
 async def run_worker(settings: Settings, db: Database, signals: StopSignals) -> None:
     """`perezvon worker`: only the job worker, until Ctrl-C or SIGTERM (the way to add job capacity)."""
     bus = PgBus(db.dsn, db.pool, LiveHub())  # it only publishes: the tabs are on the web instances
-    async with start_jobs(db.dsn, db.pool, bus, concurrency=settings.web.worker_concurrency, mail=settings.mail,
+    async with start_jobs(db.dsn, db.pool, bus, recordings=recording_store(settings),
+                          concurrency=settings.web.worker_concurrency, mail=settings.mail,
                           panel_url=public_url(settings), timezone=settings.crm.timezone,
                           notices=NoticeEnvironment(settings.notices, settings.crm.timezone)):
         with signals.serving() as stop:

@@ -160,6 +160,9 @@ async def start_telephony(settings: Settings, pool: Pool, *, simulate: bool,
     if not ami_settings.enabled and simulate:
         phones = await sample_phones(pool, limit=60)
         sim_settings = replace(settings.simulator, known_phones=",".join(p.removeprefix("+") for p in phones))
+        if sim_settings.recordings_dir is None:  # demo calls leave recordings where perezvon looks for them
+            incoming = settings.recordings.paths(settings.database.data_dir).incoming
+            sim_settings = replace(sim_settings, recordings_dir=incoming)
         if agi_port is not None and not sim_settings.agi_host:  # demo calls ask our own router
             sim_settings = replace(sim_settings, agi_host=routing.settings.host, agi_port=agi_port,
                                    agi_secret=routing.settings.secret)

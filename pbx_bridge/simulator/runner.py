@@ -17,6 +17,7 @@ from pbx_bridge.simulator.catalog import SCENARIOS, play
 from pbx_bridge.simulator.channels import PbxCore
 from pbx_bridge.simulator.clock import SimClock, WallClock
 from pbx_bridge.simulator.driver import CallDriver, DriverConfig
+from pbx_bridge.simulator.mixmonitor import MixMonitorWriter
 from pbx_bridge.simulator.scenarios import CallParams
 from pbx_bridge.simulator.settings import SimulatorSettings
 
@@ -43,6 +44,11 @@ class Simulator:
         )
         self._calls: set[asyncio.Task[None]] = set()
         self._driver_task: asyncio.Task[None] | None = None
+        #: Recording files as MixMonitor writes them, when a directory is set.
+        self.recordings = None if settings.recordings_dir is None else MixMonitorWriter(
+            settings.recordings_dir, random.Random(rng.getrandbits(64)))
+        if self.recordings is not None:
+            self.core.subscribe(self.recordings.on_frame)
         self._port: int | None = None
 
     @property
@@ -84,6 +90,8 @@ class Simulator:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._driver_task = None
+        if self.recordings is not None:
+            await self.recordings.drain()
         await self.server.close()
 
     def _originate(self, request: OriginateRequest) -> None:

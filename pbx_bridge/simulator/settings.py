@@ -8,6 +8,7 @@ comma-separated strings so the common loader (str/int/float/bool) can read them 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def split_list(text: str) -> tuple[str, ...]:
@@ -92,6 +93,13 @@ class SimulatorSettings:
         default=None,
         metadata={"env": "PEREZVON_SIM_SEED",
                   "help": "Random seed for a reproducible call mix; empty: different every run."},
+    )
+    recordings_dir: Path | None = field(
+        default=None,
+        metadata={"env": "PEREZVON_SIM_RECORDINGS_DIR",
+                  "help": "Directory the simulator writes <Linkedid>.wav recordings into, as the dialplan's "
+                          "MixMonitor(...,b) does (talk time of noise and tones; a bare header for unanswered "
+                          "calls); empty: none (demo fills in PEREZVON_RECORDINGS_DIR)."},
     )
 
     @property

@@ -146,6 +146,13 @@ def schemas() -> dict[str, Schema]:
         "task_id": nullable("integer", description="The task a click-to-call was placed from."),
         "disposition": nullable("string", description="The operator's call result: a code of "
                                                       "`GET /api/v1/call-dispositions`; null until given."),
+        "recording_state": {"enum": ["none", "pending", "registered", "missing", "corrupt"],
+                            "description": "Where the call's recording stands: `pending` (awaited after the call), "
+                                           "`registered`, `missing` (answered, none arrived in time), `corrupt` "
+                                           "(the file holds no readable audio), `none` (none expected)."},
+        "recordings": {"type": "array", "items": ref("CallRecording"),
+                       "description": "Playable recordings; the audio is `GET /recordings/{id}` (a WAV, range "
+                                      "requests supported) for whoever may see the call."},
         "route": {"oneOf": [ref("CallRoute"), {"type": "null"}],
                   "description": "Why routing sent the call where it went; null when routing never saw it "
                                  "(outbound, internal, older calls)."},
@@ -187,6 +194,11 @@ def schemas() -> dict[str, Schema]:
     recorded: dict[str, Schema] = {"disposition": nullable("string"), "note_id": nullable("integer"),
                                    "task_id": nullable("integer")}
     disposition: dict[str, Schema] = {"code": text, "title_ru": text, "title_en": text}
+    recording: dict[str, Schema] = {
+        "id": id_schema(), "kind": {"enum": ["mixed", "operator", "customer", "stereo"]},
+        "duration_s": {"type": "number", "minimum": 0}, "keep": {"type": "boolean"},
+        "state": {"enum": ["stored", "archived"]},
+    }
     return {
         "CallResultInput": obj(result_input, ()),
         "FollowUpInput": obj(follow_up, ("title",)),
@@ -199,6 +211,7 @@ def schemas() -> dict[str, Schema]:
         "Call": obj(call, tuple(call)),
         "CallRoute": obj(route, tuple(route)),
         "CallTransfer": obj(transfer, tuple(transfer)),
+        "CallRecording": obj(recording, tuple(recording)),
         "CallPage": obj({"items": {"type": "array", "items": ref("Call")}, "has_more": {"type": "boolean"},
                          "limit": {"type": "integer"}, "offset": {"type": "integer"}},
                         ("items", "has_more", "limit", "offset")),

@@ -15,6 +15,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from crm import alerts, callbacks, webhooks
 from crm.database import Pool
 from crm.self_check import runs as self_check_runs
+from recordings.store import RecordingStore
 from web.jobs import mail, notice_delivery
 from web.jobs import webhooks as webhook_jobs
 from web.jobs.notice_delivery import NoticeEnvironment
@@ -42,6 +43,8 @@ class JobEnvironment:
     timezone: str = "Europe/Moscow"
     #: Customer notices: the gateway's settings, the shop's zone for quiet hours, the clock.
     notices: NoticeEnvironment = NoticeEnvironment()
+    #: Call recordings (directories, settings, clock); None: recording jobs do nothing (tests of other jobs).
+    recordings: RecordingStore | None = None
 
 
 def _env(context: procrastinate.JobContext) -> JobEnvironment:

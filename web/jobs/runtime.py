@@ -18,7 +18,9 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from crm.database import Pool
 from pbx_bridge import call_facts as cf
+from recordings.store import RecordingStore
 from web.jobs import notices as _notice_jobs  # noqa: F401 (registers its tasks)
+from web.jobs import recordings as recording_jobs
 from web.jobs import self_check as _self_check_jobs  # noqa: F401 (registers its tasks)
 from web.jobs import webhooks as webhook_jobs
 from web.jobs.notice_delivery import NoticeEnvironment
@@ -57,6 +59,7 @@ class CallJobs:
                 if isinstance(fact, cf.CallEnded | cf.CallLost):
                     await defer_call_ended(self._app, fact.call_id)
                     self.deferred += 1
+                    await recording_jobs.defer_register(self._app, fact.call_id)
                 await self._webhook(fact)
             except Exception:  # the job queue being down must not stop the next calls
                 log.exception("call %s: could not queue its jobs", fact.call_id)
@@ -110,7 +113,8 @@ def job_app(dsn: str) -> procrastinate.App:
 async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = True,
                      concurrency: int = 4, mail: MailSettings | None = None,
                      panel_url: str = "http://127.0.0.1:8080/", timezone: str = "Europe/Moscow",
-                     notices: NoticeEnvironment | None = None) -> AsyncIterator[Jobs]:
+                     notices: NoticeEnvironment | None = None,
+                     recordings: RecordingStore | None = None) -> AsyncIterator[Jobs]:
     """Open the queue for the block; with `run_worker`, a worker runs in it too."""
     app = job_app(dsn)
     async with app.open_async():
@@ -121,7 +125,8 @@ async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = T
                                  name=f"perezvon@{socket.gethostname()}",
                                  additional_context={"env": JobEnvironment(pool, bus, mail or MailSettings(),
                                                                            panel_url, timezone,
-                                                                           notices=notices or NoticeEnvironment())}),
+                                                                           notices=notices or NoticeEnvironment(),
+                                                                           recordings=recordings)}),
             name="job-worker") if run_worker else None
         try:
             yield Jobs(app, calls, worker)

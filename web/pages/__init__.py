@@ -29,6 +29,7 @@ from web.pages import (
     orders,
     pbx_gaps,
     presence,
+    recordings,
     routing_admin,
     self_check,
     webhooks_admin,
@@ -94,6 +95,7 @@ def setup(app: web.Application) -> None:
     dispositions_admin.setup(app)
     jobs_admin.setup(app)
     webhooks_admin.setup(app)
+    recordings.setup(app)
     notices_admin.setup(app)
     calls.setup(app)
     pbx_gaps.setup(app)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from crm import customers, distribution, orders
+from crm import recordings as order_recordings
 from crm.errors import Conflict, ForbiddenTransition, InvalidInput
 from crm.models import SALES_CHANNELS, Order, SalesChannel
 from crm.orders import OrderInput
@@ -32,10 +33,11 @@ def _int_param(request: web.Request, name: str) -> int:
 async def render_order(request: web.Request, order: Order, extra: dict[str, Any] | None = None, *,
                        status: int = 200) -> web.Response:
     pool = request.app[POOL]
-    history, changes, workflow, given = await asyncio.gather(
+    history, changes, workflow, given, recorded = await asyncio.gather(
         orders.status_history(pool, order.id), orders.order_changes(pool, order.id), orders.load_workflow(pool),
-        distribution.assignments(pool, order.id))
+        distribution.assignments(pool, order.id), order_recordings.for_order(pool, order.id, current_user(request)))
     context: dict[str, Any] = {"order": order, "history": history, "changes": changes, "workflow": workflow,
+                               "recordings": recorded,
                                "assignments": given,
                                "next_statuses": workflow.next_statuses(order.status), "error": None}
     context.update(extra or {})

@@ -47,6 +47,7 @@
         break;
       case "pop": showPop(message, true); break;
       case "pop.state": setState(message); break;
+      case "recording.ready": showRecording(message); break;
       case "calls.changed": refresh("calls"); break;
       case "tasks.changed": refresh("tasks"); break;
       case "presence.changed": refresh("presence"); break;
@@ -236,6 +237,20 @@
     pop.node.querySelector(".pop-title").textContent = title;
     const form = pop.node.querySelector(".pop-result");
     if (form) form.hidden = !["in_call", "connected", "ended"].includes(state);
+  }
+
+  // The call's recording, once registered after the hang-up: a player in its pop (ids in URLs, never paths).
+  function showRecording(message) {
+    const pop = pops.get(message.call);
+    if (!pop || typeof message.url !== "string" || !/^\/recordings\/\d+$/.test(message.url)) return;
+    if (pop.node.querySelector(".pop-recording")) return;
+    const line = el("p", "pop-recording");
+    const audio = el("audio");
+    audio.controls = true;
+    audio.preload = "none";
+    audio.src = message.url;
+    line.append(el("span", "", `${t("recording")}: `), audio);
+    pop.node.append(line);
   }
 
   // --- attention when the tab is in the background ----------------------------------------------
