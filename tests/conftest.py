@@ -30,6 +30,7 @@ from crm.database import Pool
 from crm.embedded import start_embedded
 from crm.managers import ManagerInput
 from crm.models import Manager, Role
+from tests.transcription_helpers import base_transcriber, model_cache  # noqa: F401  (one model per session)
 from web import event_loop
 from web.app import create_app
 from web.config import Settings, load_settings

@@ -24,6 +24,7 @@ from pbx_bridge.agi_settings import AgiSettings
 from pbx_bridge.ami_settings import AmiSettings
 from pbx_bridge.simulator.settings import SimulatorSettings
 from recordings.settings import RecordingSettings
+from recordings.transcription.settings import TranscriptionSettings
 from web.mail_settings import MailSettings
 from web.notice_settings import NoticeSettings
 from web.settings import WebSettings
@@ -48,10 +49,12 @@ class Settings:
     mail: MailSettings = MailSettings()
     notices: NoticeSettings = NoticeSettings()
     recordings: RecordingSettings = RecordingSettings()
+    transcription: TranscriptionSettings = TranscriptionSettings()
 
 
 SETTINGS_CLASSES: tuple[type[Any], ...] = (DatabaseSettings, CrmSettings, WebSettings, AmiSettings, AgiSettings,
-                                           SimulatorSettings, MailSettings, NoticeSettings, RecordingSettings)
+                                           SimulatorSettings, MailSettings, NoticeSettings, RecordingSettings,
+                                           TranscriptionSettings)
 
 
 def setting_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
@@ -108,9 +111,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
                         web=build(WebSettings, merged), ami=build(AmiSettings, merged),
                         agi=build(AgiSettings, merged), simulator=build(SimulatorSettings, merged),
                         mail=build(MailSettings, merged), notices=build(NoticeSettings, merged),
-                        recordings=build(RecordingSettings, merged))
+                        recordings=build(RecordingSettings, merged),
+                        transcription=build(TranscriptionSettings, merged))
     if problems := settings.ami.problems() + settings.agi.problems() + settings.notices.problems() \
-            + settings.recordings.problems(settings.database.data_dir):
+            + settings.recordings.problems(settings.database.data_dir) + settings.transcription.problems():
         raise SettingsError("; ".join(problems))
     if settings.web.default_locale not in ("ru", "en"):
         raise SettingsError("PEREZVON_DEFAULT_LOCALE: ru or en")
