@@ -3,7 +3,7 @@
 faster-whisper (CTranslate2, int8 on the CPU) is the default, with the bundled multilingual Whisper
 base model; openai-whisper (PyTorch) is for GPU machines and ``.pt`` checkpoints. Both take a file
 path or `Pcm`, filter out silence, split two-channel recordings into operator and customer, and
-give a `Transcript` of timed `Segment` s. `create_transcriber` builds the one the settings name.
+give a `Transcript` of timed segments (`Segment`). `create_transcriber` builds the one the settings name.
 
 Everything importable from here works without the transcription extras (types, settings, errors,
 `find_order_numbers`, `word_error_rate`); the engines import their libraries only when created.
