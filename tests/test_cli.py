@@ -24,7 +24,8 @@ def run_cli(args: list[str], dsn: str, tmp_path: Path, stdin: str = "") -> subpr
 
 @pytest.mark.parametrize("args", [[], ["serve"], ["migrate"], ["demo"], ["simulate"], ["user"], ["user", "add"],
                                   ["user", "passwd"], ["token"], ["token", "create"],
-                                  ["token", "list"], ["token", "revoke"], ["db"], ["db", "serve"]])
+                                  ["token", "list"], ["token", "revoke"], ["db"], ["db", "serve"],
+                                  ["transcribe"]])
 def test_help_everywhere(args: list[str], tmp_path: Path) -> None:
     result = run_cli([*args, "--help"], "postgresql://unused/none", tmp_path)
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from aiohttp.web_exceptions import NotAppKeyWarning
 
@@ -26,6 +26,7 @@ from web import event_loop
 from web.config import Settings, SettingsError, load_settings
 from web.service import Database, open_database, public_url, run_worker, serve
 from web.signals import StopSignals
+from web.transcribe_cli import since_of, transcribe_backlog
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,14 @@ def _expires_days(value: str) -> int:
     return days
 
 
+def _day(raw: str) -> str:
+    try:
+        date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a day like 2026-12-01") from None
+    return raw
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perezvon", description="Contact centre for online shops: Asterisk PBX + order CRM.",
@@ -70,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("simulate", help="run only the PBX simulator (a fake Asterisk AMI on loopback)",
                         description="Run the PBX simulator: an AMI server on PEREZVON_SIM_AMI_HOST:PORT "
                                     "placing simulated calls, until Ctrl-C.")
+
+    transcribe = commands.add_parser(
+        "transcribe", help="transcribe a backlog of recordings here, with a progress bar",
+        description="Queue a transcript for every recording that has none, then transcribe the waiting ones in "
+                    "this process (the service's workers go on meanwhile; none is done twice).")
+    which = transcribe.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every recording")
+    which.add_argument("--since", metavar="YYYY-MM-DD", type=_day, help="recordings of calls from that day on")
+    transcribe.add_argument("--retry-failed", action="store_true", help="also those that failed before")
+    transcribe.add_argument("--limit", type=int, metavar="N", help="at most N recordings this time")
 
     db = commands.add_parser("db", help="the database", description="The database.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -188,6 +207,9 @@ async def _command(args: argparse.Namespace, settings: Settings, signals: StopSi
             await run_worker(settings, db, signals)
         elif args.command == "db":
             await _db_serve(db, signals)
+        elif args.command == "transcribe":
+            return await transcribe_backlog(settings, db, since=since_of(args.since, settings.crm.timezone),
+                                            retry_failed=args.retry_failed, limit=args.limit)
         elif args.command == "demo":
             result = await load_demo_data(db.pool, timezone=settings.crm.timezone)
             print("demo data loaded" if result.created else "demo data already present, reusing it", flush=True)

@@ -16,6 +16,7 @@ from crm.database import Pool
 from crm.embedded import EmbeddedPostgres, ensure_database, start_embedded
 from pbx_bridge.call_facts import CallFact
 from recordings.store import RecordingStore
+from recordings.transcribing import TranscriptionService
 from web.app import create_app
 from web.auto_callback import AutoCallback
 from web.click_to_call import ClickToCall
@@ -99,11 +100,25 @@ def recording_store(settings: Settings) -> RecordingStore:
     return store
 
 
+def transcription_service(settings: Settings) -> TranscriptionService | None:
+    """The job workers' transcriber (loaded on the first recording), or None when switched off or not installed."""
+    if not settings.transcription.enabled:
+        return None
+    service = TranscriptionService(settings.transcription, settings.database.data_dir)
+    if (missing := service.missing_package()) is not None:
+        log.warning("transcription is on but the %s engine is not installed (no %r package): recordings are "
+                    "not transcribed; pip install 'perezvon[transcribe]' or set PEREZVON_TRANSCRIBE=0",
+                    settings.transcription.engine, missing)
+        return None
+    return service
+
+
 async def serve(settings: Settings, db: Database, signals: StopSignals, *, banner: list[str] | None = None,
                 simulate: bool = False) -> None:
     """Serve the web app with the PBX side running beside it until Ctrl-C or SIGTERM."""
     async with start_live(settings, db.pool, db.dsn) as live, \
             start_jobs(db.dsn, db.pool, live.bus, run_worker=settings.web.worker, recordings=recording_store(settings),
+                       transcription=transcription_service(settings),
                        concurrency=settings.web.worker_concurrency, mail=settings.mail,
                        panel_url=public_url(settings), timezone=settings.crm.timezone,
                        notices=NoticeEnvironment(settings.notices, settings.crm.timezone)) as jobs:
@@ -142,6 +157,7 @@ async def run_worker(settings: Settings, db: Database, signals: StopSignals) -> 
     """`perezvon worker`: only the job worker, until Ctrl-C or SIGTERM (the way to add job capacity)."""
     bus = PgBus(db.dsn, db.pool, LiveHub())  # it only publishes: the tabs are on the web instances
     async with start_jobs(db.dsn, db.pool, bus, recordings=recording_store(settings),
+                          transcription=transcription_service(settings),
                           concurrency=settings.web.worker_concurrency, mail=settings.mail,
                           panel_url=public_url(settings), timezone=settings.crm.timezone,
                           notices=NoticeEnvironment(settings.notices, settings.crm.timezone)):

@@ -6,9 +6,10 @@ Linkedid. Option `b` records only while that channel is bridged: an answered cal
 time, an unanswered call's is the 44-byte WAV header alone. The file appears when the channel hangs up
 (MixMonitor closes it then); it is written under a dot-name and renamed, so a reader never sees half of it.
 
-The audio is 8 kHz mono 16-bit signed linear, as Asterisk records a phone call: a quiet noise floor with a
-short soft tone every three seconds, so a player in the demo has something to seek through. Watching the
-simulated core's events keeps this beside the scenarios instead of inside each of them.
+The audio is 8 kHz mono 16-bit signed linear, as Asterisk records a phone call: one of the Russian phrases in
+`speech/` (so the demo's transcripts say something: an order number, «возврат», a promise to call back),
+then a quiet noise floor with a short soft tone every three seconds, so a player has something to seek
+through. Watching the simulated core's events keeps this beside the scenarios instead of inside each of them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import random
 import struct
 import wave
+import zlib
 from pathlib import Path
 
 from pbx_bridge.ami_frames import Frame
@@ -45,8 +47,21 @@ def audio_pattern(rng: random.Random) -> bytes:
     return struct.pack(f"<{len(samples)}h", *samples)
 
 
-def write_recording(path: Path, talk_s: float, pattern: bytes) -> None:
-    """`path` as MixMonitor leaves it: `talk_s` seconds of audio (0: the header only)."""
+SPEECH = Path(__file__).resolve().parent / "speech"
+
+
+def speech_phrases() -> list[bytes]:
+    """The phrases' samples (8 kHz mono 16-bit, as the files are); none when the folder is missing."""
+    phrases = []
+    for path in sorted(SPEECH.glob("*.wav")):
+        with wave.open(str(path), "rb") as source:
+            if (source.getframerate(), source.getnchannels(), source.getsampwidth()) == (RATE, 1, 2):
+                phrases.append(source.readframes(source.getnframes()))
+    return phrases
+
+
+def write_recording(path: Path, talk_s: float, pattern: bytes, speech: bytes = b"") -> None:
+    """`path` as MixMonitor leaves it: `talk_s` seconds of audio (0: the header only), `speech` first."""
     frames = int(max(0.0, min(talk_s, MAX_TALK_S)) * RATE)
     partial = path.with_name(f".{path.name}.part")
     with wave.open(str(partial), "wb") as out:
@@ -54,6 +69,9 @@ def write_recording(path: Path, talk_s: float, pattern: bytes) -> None:
         out.setsampwidth(2)
         out.setframerate(RATE)
         remaining = frames * 2
+        spoken = speech[:remaining]
+        out.writeframes(spoken)
+        remaining -= len(spoken)
         while remaining > 0:
             chunk = pattern[:remaining]
             out.writeframes(chunk)
@@ -66,7 +84,9 @@ class MixMonitorWriter:
 
     def __init__(self, directory: Path, rng: random.Random | None = None) -> None:
         self.directory = directory
-        self._pattern = audio_pattern(rng or random.Random(0))
+        self._rng = rng or random.Random(0)
+        self._pattern = audio_pattern(self._rng)
+        self._phrases = speech_phrases()
         self._since: dict[str, float] = {}
         self._talk: dict[str, float] = {}
         self._writes: set[asyncio.Future[None]] = set()
@@ -100,7 +120,8 @@ class MixMonitorWriter:
 
     def _write_now(self, path: Path, talk_s: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_recording(path, talk_s, self._pattern)
+        speech = self._phrases[zlib.crc32(path.name.encode()) % len(self._phrases)] if self._phrases else b""
+        write_recording(path, talk_s, self._pattern, speech)
 
     def _done(self, future: asyncio.Future[None]) -> None:
         self._writes.discard(future)

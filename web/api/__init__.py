@@ -8,10 +8,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.api import call_results, calls, customers, me, openapi, order_list, orders, originate, reports, tasks
+from web.api import (
+    call_results,
+    calls,
+    customers,
+    me,
+    openapi,
+    order_list,
+    orders,
+    originate,
+    reports,
+    tasks,
+    transcripts,
+)
 
 
 def setup(app: web.Application) -> None:
     """Register every API route."""
-    for module in (me, customers, orders, order_list, tasks, calls, originate, call_results, reports, openapi):
+    for module in (me, customers, orders, order_list, tasks, calls, originate, call_results, reports, transcripts,
+                   openapi):
         module.add_routes(app.router)

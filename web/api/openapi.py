@@ -167,6 +167,17 @@ def _paths() -> dict[str, Any]:
                        "became of a missed one's callback.",
                        {"200": _ok("The runs, newest first.", {"type": "object"})}, tag="reports", errors=("403",)),
         },
+        "/api/v1/search/transcripts": {
+            "get": _op("searchTranscripts", "What was said in calls: full-text search over the transcripts of the "
+                       "recordings the caller may play (Russian and English word forms; web-search syntax: words, "
+                       "\"a phrase\", -word). Each hit is one segment, with the moment in the recording.",
+                       {"200": _ok("Segments, newest call first.", {"type": "object"})}, tag="calls",
+                       errors=("422",),
+                       params=[_query("q", "What to look for (1 to 200 characters).", {"type": "string"}),
+                               _query("since", "Only calls started at or after this moment (ISO 8601 with offset).",
+                                      {"type": "string", "format": "date-time"}),
+                               *_paging(200, 50)]),
+        },
         "/api/v1/tasks": {
             "get": _op("listTasks", "Tasks the caller may see: open and overdue first.",
                        {"200": _ok("A page of tasks.", ref("TaskPage"))}, tag="tasks", errors=("422",),

@@ -16,6 +16,7 @@ from crm import alerts, callbacks, webhooks
 from crm.database import Pool
 from crm.self_check import runs as self_check_runs
 from recordings.store import RecordingStore
+from recordings.transcribing import TranscriptionService
 from web.jobs import mail, notice_delivery
 from web.jobs import webhooks as webhook_jobs
 from web.jobs.notice_delivery import NoticeEnvironment
@@ -45,6 +46,8 @@ class JobEnvironment:
     notices: NoticeEnvironment = NoticeEnvironment()
     #: Call recordings (directories, settings, clock); None: recording jobs do nothing (tests of other jobs).
     recordings: RecordingStore | None = None
+    #: Speech to text (its model loads on the first recording); None: transcription is off in this worker.
+    transcription: TranscriptionService | None = None
 
 
 def _env(context: procrastinate.JobContext) -> JobEnvironment:

@@ -19,6 +19,7 @@ from recordings import retention
 from recordings.register import register_call
 from recordings.scan import scan_incoming
 from web.jobs.queue import RETRY, _env, _recorded, jobs
+from web.jobs.transcription import defer_transcribe
 from web.live.hub import Audience
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ async def register_recording(context: procrastinate.JobContext, linkedid: str, a
         result = await register_call(env.pool, env.recordings, linkedid, attempt=attempt)
         if result.retry_in_s is not None:
             await defer_register(context.app, linkedid, attempt=attempt + 1, delay_s=result.retry_in_s)
+        if env.transcription is not None:
+            for recording_id in result.registered:
+                await defer_transcribe(context.app, env.pool, recording_id)
         if result.registered and result.people:
             # The pop still open after the call shows the player (web/static/live.js).
             await env.bus.publish(Audience(frozenset(result.people)),

@@ -19,9 +19,11 @@ from procrastinate.exceptions import AlreadyEnqueued
 from crm.database import Pool
 from pbx_bridge import call_facts as cf
 from recordings.store import RecordingStore
+from recordings.transcribing import TranscriptionService
 from web.jobs import notices as _notice_jobs  # noqa: F401 (registers its tasks)
 from web.jobs import recordings as recording_jobs
 from web.jobs import self_check as _self_check_jobs  # noqa: F401 (registers its tasks)
+from web.jobs import transcription as _transcription_jobs  # noqa: F401 (registers its tasks)
 from web.jobs import webhooks as webhook_jobs
 from web.jobs.notice_delivery import NoticeEnvironment
 from web.jobs.queue import JobEnvironment, jobs
@@ -114,7 +116,8 @@ async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = T
                      concurrency: int = 4, mail: MailSettings | None = None,
                      panel_url: str = "http://127.0.0.1:8080/", timezone: str = "Europe/Moscow",
                      notices: NoticeEnvironment | None = None,
-                     recordings: RecordingStore | None = None) -> AsyncIterator[Jobs]:
+                     recordings: RecordingStore | None = None,
+                     transcription: TranscriptionService | None = None) -> AsyncIterator[Jobs]:
     """Open the queue for the block; with `run_worker`, a worker runs in it too."""
     app = job_app(dsn)
     async with app.open_async():
@@ -126,7 +129,8 @@ async def start_jobs(dsn: str, pool: Pool, bus: LiveBus, *, run_worker: bool = T
                                  additional_context={"env": JobEnvironment(pool, bus, mail or MailSettings(),
                                                                            panel_url, timezone,
                                                                            notices=notices or NoticeEnvironment(),
-                                                                           recordings=recordings)}),
+                                                                           recordings=recordings,
+                                                                           transcription=transcription)}),
             name="job-worker") if run_worker else None
         try:
             yield Jobs(app, calls, worker)

@@ -32,6 +32,8 @@ from web.pages import (
     recordings,
     routing_admin,
     self_check,
+    transcription_admin,
+    transcripts,
     webhooks_admin,
 )
 from web.pages import tasks as task_pages
@@ -105,3 +107,5 @@ def setup(app: web.Application) -> None:
     audit.setup(app)
     self_check.setup(app)
     callback_settings.setup(app)
+    transcripts.setup(app)
+    transcription_admin.setup(app)
