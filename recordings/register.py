@@ -157,7 +157,8 @@ class Registration:
 def _raw_inspection(fd: int) -> Inspection:
     size = os.fstat(fd).st_size
     if size == 0:
-        return Inspection(Verdict.EMPTY, "zero-length file")
+        # What MixMonitor's D option leaves for a call never bridged: the .raw twin of the 44-byte header.
+        return Inspection(Verdict.HEADER_ONLY, "zero-length raw stream: no audio")
     if size < raw_convert.FRAME_BYTES:
         return Inspection(Verdict.CORRUPT, "less than one stereo frame")
     return Inspection(Verdict.OK)

@@ -152,8 +152,14 @@ def test_every_variable_read_is_set_global_asterisks_or_the_routers() -> None:
 def test_recordings_are_named_by_the_calls_linkedid() -> None:
     recorded = {s.context for s in dialplan() if s.app == "MixMonitor"}
     assert recorded == {"from-trunk", "from-internal", "perezvon-originate"}
+    names: dict[tuple[str, str], set[str]] = {}
     for step in (s for s in dialplan() if s.app == "MixMonitor"):
-        assert split_args(step.data)[0] == "${RECORDINGS_DIR}/${CHANNEL(linkedid)}.wav", step.lineno
+        name, options = split_args(step.data)[:2]
+        # The mixed file, and both sides apart as raw interleaved stereo (option D): recordings/register.py
+        assert (name, options) in (("${RECORDINGS_DIR}/${CHANNEL(linkedid)}.wav", "b"),
+                                   ("${RECORDINGS_DIR}/${CHANNEL(linkedid)}.raw", "bD")), step.lineno
+        names.setdefault((step.context, step.exten), set()).add(name.rsplit(".", 1)[1])
+    assert all(found == {"wav", "raw"} for found in names.values()), names
 
 
 def test_calls_to_customers_are_recorded_and_show_the_shops_number() -> None:

@@ -99,8 +99,12 @@ async def test_an_unanswered_calls_header_only_file_is_dropped_not_registered(
     header = store.paths.incoming / f"{LID}.wav"
     header.write_bytes(wav_header(channels=1, sample_rate=8000, bits=16, data_bytes=0))
     age(header, 60)
+    raw = store.paths.incoming / f"{LID}.raw"  # the shipped dialplan's stereo twin (option D): not one byte
+    raw.write_bytes(b"")
+    age(raw, 60)
     result = await register_call(pool, store, LID)
-    assert result.dropped == [f"{LID}.wav"] and result.state == "none" and result.retry_in_s is None
+    assert sorted(result.dropped) == [f"{LID}.raw", f"{LID}.wav"] and result.state == "none"
+    assert result.retry_in_s is None and not raw.exists()
     assert not header.exists() and await pool.fetchval("SELECT count(*) FROM recordings") == 0
     assert await _state(pool, LID) == "none"
 

@@ -25,7 +25,7 @@ from recordings.store import RecordingStore
 from recordings.transcribing import TranscriptionService, transcribe_one
 from recordings.transcription import TranscriptionSettings
 from tests.conftest import MakeManager, csrf_from, login
-from tests.recording_helpers import Clock, age, answered_call, customer_with_order, make_store
+from tests.recording_helpers import Clock, age, answered_call, customer_with_order, make_store, tone, write_wav
 from tests.transcription_helpers import SPEECH
 from web.jobs.queue import JobEnvironment
 from web.jobs.runtime import job_app
@@ -161,3 +161,19 @@ async def test_admins_see_the_backlog_and_edit_keywords(client: Client, pool: Po
     assert bad.status == 422 and "<script>x" not in await bad.text()
     await login(client, await make_manager("operator"))
     assert (await client.get("/settings/transcription")).status == 403
+
+
+async def test_only_the_best_recording_of_a_call_is_transcribed(pool: Pool, store: RecordingStore) -> None:
+    await answered_call(pool, "1800000730.1", talk_s=2.0, ended_at=datetime.now(UTC) - timedelta(seconds=30))
+    write_wav(store.paths.incoming / "1800000730.1.wav", 2.0)
+    mono = tone(2.0)
+    raw = store.paths.incoming / "1800000730.1.raw"
+    raw.write_bytes(b"".join(mono[i:i + 2] * 2 for i in range(0, len(mono), 2)))
+    age(raw, 60)
+    registered = (await register_call(pool, store, "1800000730.1")).registered
+    kinds = {await pool.fetchval("SELECT kind FROM recordings WHERE id = $1", r): r for r in registered}
+    assert set(kinds) == {"mixed", "stereo"}
+    assert await data.queue(pool, kinds["mixed"]) is None  # both voices apart beat them mixed
+    stereo = await data.queue(pool, kinds["stereo"])
+    assert stereo is not None and await view.of_call(pool, kinds["mixed"]) == stereo
+    assert await data.queue_backlog(pool) == 0

@@ -40,11 +40,18 @@ class Claimed:
     order_id: int | None
 
 
+#: A call's recordings worth transcribing: the stereo one (both sides apart, who said what); else the two
+#: one-side files; else the mixed one (the operator's voice over the customer's is heard worst).
+BEST = """NOT EXISTS (SELECT 1 FROM recordings o WHERE o.call_id = r.call_id AND o.id <> r.id AND o.state <> 'deleted'
+                  AND (r.kind = 'mixed' OR r.kind IN ('operator', 'customer') AND o.kind = 'stereo'))"""
+
+
 async def queue(pool: Pool, recording_id: int) -> int | None:
-    """The recording's transcript row (new or existing); None when the recording is gone."""
+    """The recording's transcript row (new or existing); None when the recording is gone, or another of its
+    call's recordings is the one to transcribe (`BEST`)."""
     transcript_id: int | None = await pool.fetchval(
-        "INSERT INTO transcripts (recording_id, call_id) SELECT id, call_id FROM recordings "
-        "WHERE id = $1 AND state <> 'deleted' "
+        "INSERT INTO transcripts (recording_id, call_id) SELECT id, call_id FROM recordings r "
+        f"WHERE r.id = $1 AND r.state <> 'deleted' AND {BEST} "
         "ON CONFLICT (recording_id) DO UPDATE SET recording_id = EXCLUDED.recording_id RETURNING id", recording_id)
     return transcript_id
 
@@ -53,7 +60,7 @@ async def queue_backlog(pool: Pool, since: datetime | None = None, *, retry_fail
     """Transcript rows for every stored recording (since `since`) that has none; failed ones reset when asked."""
     added = await pool.execute(
         "INSERT INTO transcripts (recording_id, call_id) SELECT r.id, r.call_id FROM recordings r "
-        "WHERE r.state <> 'deleted' AND ($1::timestamptz IS NULL OR r.recorded_at >= $1) "
+        f"WHERE r.state <> 'deleted' AND ($1::timestamptz IS NULL OR r.recorded_at >= $1) AND {BEST} "
         "ON CONFLICT (recording_id) DO NOTHING", since)
     if retry_failed:
         await pool.execute("UPDATE transcripts SET state = 'queued', attempts = 0 WHERE state = 'failed'")

@@ -78,11 +78,12 @@ async def get(pool: Pool, transcript_id: int, viewer: Manager) -> TranscriptView
         tuple(SegmentView(s["position"], s["start_s"], s["end_s"], s["speaker"], s["text"]) for s in segments))
 
 
-async def of_recordings(pool: Pool, recording_ids: list[int]) -> dict[int, tuple[int, str]]:
-    """recording id -> (transcript id, state), for the players that link to their transcript."""
-    rows = await pool.fetch("SELECT recording_id, id, state FROM transcripts WHERE recording_id = ANY($1)",
-                            recording_ids)
-    return {r["recording_id"]: (r["id"], r["state"]) for r in rows}
+async def of_call(pool: Pool, recording_id: int) -> int | None:
+    """The transcript to show for a recording: its own, else that of another recording of the same call."""
+    found: int | None = await pool.fetchval(
+        "SELECT t.id FROM recordings r JOIN transcripts t ON t.call_id = r.call_id WHERE r.id = $1 "
+        "ORDER BY t.recording_id = r.id DESC, t.id LIMIT 1", recording_id)
+    return found
 
 
 @dataclass(frozen=True)

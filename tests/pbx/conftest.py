@@ -122,7 +122,8 @@ async def asterisk(asterisk_prefix: Path, scratch_values: ScratchValues, pbx_roo
 async def perezvon(asterisk: Asterisk, pbx_root: Path) -> AsyncIterator[Service]:
     values = asterisk.scratch.values
     config = ServiceConfig(data_dir=service_data_dir(pbx_root), ami_port=values.ami_port,
-                           ami_secret=values.ami_secret, agi_port=values.agi_port, agi_secret=values.agi_secret)
+                           ami_secret=values.ami_secret, agi_port=values.agi_port, agi_secret=values.agi_secret,
+                           recordings_dir=values.recordings_dir)
     token = await create_staff(config)
     service = await start_service(config, token)
     try:

@@ -30,6 +30,7 @@ class InboundCall:
     mode hangup: the customer hangs up `talk_ms` after the answer; cancel: the customer gives up
     `cancel_ms` after the first ringing; wait: the customer waits for Asterisk's BYE.
     `caller` None: an anonymous caller. `caller_name`: the display name, sent as it is (escaped).
+    `speech`: what the customer says (see `alaw_speech`).
     """
 
     caller: str | None = "79161234567"
@@ -38,11 +39,30 @@ class InboundCall:
     mode: Literal["hangup", "cancel", "wait"] = "hangup"
     talk_ms: int = 2000
     cancel_ms: int = 3000
+    #: An A-law WAV the customer says once answered (`alaw_speech`); None: sipp's short g711a pcap.
+    speech: Path | None = None
+
+    def audio(self) -> str:
+        """The scenario's action once answered: the speech file as RTP (A-law, payload 8), else sipp's pcap."""
+        if self.speech is None:
+            return '<exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap" />'
+        return f'<exec rtp_stream="{self.speech},1,8" />'
 
     def from_header(self) -> str:
         if self.caller is None:
             return ANONYMOUS
         return name_addr(self.caller, PROVIDER_HOST, self.caller_name)
+
+
+async def alaw_speech(sample: Path, workdir: Path) -> Path:
+    """`sample` (8 kHz 16-bit PCM) as the A-law WAV sipp's rtp_stream sends as payload 8, with sox."""
+    out = workdir / f"{sample.stem}-alaw.wav"
+    proc = await asyncio.create_subprocess_exec("sox", str(sample), "-r", "8000", "-c", "1", "-e", "a-law", str(out),
+                                                stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"sox could not convert {sample}: {err.decode(errors='replace')}")
+    return out
 
 
 @dataclass
@@ -62,7 +82,8 @@ async def call_in(asterisk: Asterisk, call: InboundCall, workdir: Path, name: st
     """Start the provider's INVITE to `call.did` (sipp exits when the call is over)."""
     sipp = await start_sipp(name, "provider_call_in.xml", f"{PBX_HOST}:{asterisk.scratch.values.sip_port}", workdir,
                             host=PROVIDER_HOST, keys={"from": call.from_header()},
-                            params=uac_params(call.mode, call.talk_ms, call.cancel_ms), service=call.did)
+                            params={**uac_params(call.mode, call.talk_ms, call.cancel_ms), "audio": call.audio()},
+                            service=call.did)
     return ProviderCall(sipp)
 
 

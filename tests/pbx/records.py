@@ -67,26 +67,6 @@ async def wait_for_cdr(path: Path, linkedid: str, timeout_s: float = 15) -> list
         await asyncio.sleep(0.1)
 
 
-async def wait_for_recording(recordings_dir: Path, linkedid: str, timeout_s: float = 15) -> Path:
-    """MixMonitor's `<Linkedid>.wav` in the recordings directory, once it holds audio beyond the WAV header."""
-    path = recordings_dir / f"{linkedid}.wav"
-    deadline = time.monotonic() + timeout_s
-    while not _has_audio(path):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no recording {path.name} within {timeout_s} s; the directory has "
-                                 f"{_listing(recordings_dir)}")
-        await asyncio.sleep(0.1)
-    return path
-
-
-def _has_audio(path: Path) -> bool:
-    return path.exists() and path.stat().st_size > 44
-
-
-def _listing(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
-
-
 def read_queue_log(path: Path) -> list[list[str]]:
     """app_queue's queue_log rows: `time|callid|queue|agent|event|data...`, split on "|"."""
     if not path.exists():
@@ -105,3 +85,18 @@ async def wait_for_queue_events(path: Path, callid: str, until: str, timeout_s: 
         if time.monotonic() > deadline:
             raise AssertionError(f"no {until} for {callid} in {path} within {timeout_s} s; rows: {rows}")
         await asyncio.sleep(0.1)
+
+
+async def wait_for_recording_state(service: Service, linkedid: str, timeout_s: float = 45) -> Call:
+    """The call's record once perezvon has registered its recording(s) or given up on them (the registration
+    job waits for MixMonitor to close the file and for it to settle a few seconds)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page = await service.get_json("/api/v1/calls?limit=200")
+        found = [call for call in page.get("items", []) if call.get("linkedid") == linkedid]
+        if found and found[0].get("recording_state") in ("registered", "missing", "corrupt"):
+            call: Call = found[0]
+            return call
+        if time.monotonic() > deadline:
+            raise AssertionError(f"call {linkedid}: no registered recording within {timeout_s} s; last: {found}")
+        await asyncio.sleep(0.3)

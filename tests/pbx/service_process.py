@@ -47,6 +47,8 @@ class ServiceConfig:
     ami_user: str = "perezvon"
     #: PEREZVON_AGI_SECRET: the dialplan's PEREZVON_AGI_SECRET, so the route requests are accepted.
     agi_secret: str = ""
+    #: PEREZVON_RECORDINGS_DIR: the dialplan's RECORDINGS_DIR, where MixMonitor writes (None: the default).
+    recordings_dir: Path | None = None
 
     def environ(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items()
@@ -58,8 +60,10 @@ class ServiceConfig:
             "PEREZVON_AMI_SECRET": self.ami_secret, "PEREZVON_AGI_HOST": "127.0.0.1",
             "PEREZVON_AGI_PORT": str(self.agi_port), "PEREZVON_AGI_SECRET": self.agi_secret,
             "PEREZVON_SECRET_KEY": "pbx-tier-secret-key-0123456789abcdef",
-            "PEREZVON_LOG_LEVEL": "INFO", "PYTHONPATH": str(REPO),
+            "PEREZVON_LOG_LEVEL": "INFO", "PYTHONPATH": str(REPO), "PEREZVON_TRANSCRIBE_THREADS": "2",
         })
+        if self.recordings_dir is not None:
+            env["PEREZVON_RECORDINGS_DIR"] = str(self.recordings_dir)
         return env
 
     @property
@@ -222,6 +226,19 @@ async def admin_health(service: Service) -> dict[str, Any]:
         async with session.http.get(service.config.base_url + "/healthz") as response:
             body: dict[str, Any] = await response.json()
             return body
+    finally:
+        await session.close()
+
+
+async def admin_download(service: Service, recording_id: int) -> bytes:
+    """A recording's file as a supervisor downloads it from the panel (`GET /recordings/{id}?download=1`)."""
+    session = WebSession(service.config.base_url)
+    try:
+        await session.login(ADMIN)
+        async with session.http.get(f"{service.config.base_url}/recordings/{recording_id}?download=1") as response:
+            if response.status != 200:
+                raise ServiceError(f"recording {recording_id}: {response.status} {await response.text()}")
+            return await response.read()
     finally:
         await session.close()
 

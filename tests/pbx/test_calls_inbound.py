@@ -8,6 +8,7 @@ Each test calls from its own number, so tests never read each other's calls.
 
 from __future__ import annotations
 
+import io
 import wave
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +20,8 @@ from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
 from tests.pbx.phones import PhoneBehaviour
 from tests.pbx.provider import InboundCall, call_in
-from tests.pbx.records import wait_for_calls, wait_for_cdr, wait_for_queue_events, wait_for_recording
-from tests.pbx.service_process import Service
+from tests.pbx.records import wait_for_calls, wait_for_cdr, wait_for_queue_events, wait_for_recording_state
+from tests.pbx.service_process import Service, admin_download
 from tests.pbx.simulator_twin import assert_simulator_agrees
 
 
@@ -46,9 +47,14 @@ async def test_inbound_answered_customer_hangs_up(asterisk: Asterisk, perezvon: 
     assert abs(int(answered[0]["billsec"]) - record["talk_s"]) <= 1.0, (rows, record)
     assert answered[0]["src"] == "79161110001", rows
 
-    # MixMonitor (option b: only while bridged) wrote <Linkedid>.wav into RECORDINGS_DIR: ~2 s of 8 kHz audio.
-    recording = await wait_for_recording(asterisk.scratch.values.recordings_dir, record["linkedid"])
-    with wave.open(str(recording)) as wav:
+    # MixMonitor (option b: only while bridged) wrote <Linkedid>.wav into RECORDINGS_DIR, and perezvon (reading
+    # that directory) registered it: ~2 s of 8 kHz audio, played back through the panel.
+    recorded = await wait_for_recording_state(perezvon, record["linkedid"])
+    assert recorded["recording_state"] == "registered", recorded
+    [mixed] = recorded["recordings"]
+    assert mixed["kind"] == "mixed" and abs(mixed["duration_s"] - record["talk_s"]) <= 1.0, recorded
+    with wave.open(io.BytesIO(await admin_download(perezvon, mixed["id"]))) as wav:
+        assert (wav.getframerate(), wav.getnchannels()) == (8000, 1)
         assert abs(wav.getnframes() / wav.getframerate() - record["talk_s"]) <= 1.0
     await assert_simulator_agrees(pool, record, "inbound_answered", CallParams(
         customer="79161110001", ring_s=record["ring_s"], talk_s=record["talk_s"]))

@@ -35,13 +35,14 @@ async def transcript_page(request: web.Request) -> web.StreamResponse:
 
 
 async def recording_transcript(request: web.Request) -> web.StreamResponse:
-    """The player's "Transcript" link: the transcript when there is one, else why there is none yet."""
+    """The player's "Transcript" link: the call's transcript (of this recording, or of the one of its call that
+    was transcribed, e.g. the stereo one beside a mixed file), else why there is none yet."""
     user = current_user(request)
     pool = request.app[POOL]
     recording = await get_recording(pool, path_int(request, "recording_id"), user)
-    found = (await view.of_recordings(pool, [recording.id])).get(recording.id)
-    if found is not None:
-        raise redirect(f"/transcripts/{found[0]}")
+    transcript_id = await view.of_call(pool, recording.id)
+    if transcript_id is not None:
+        raise redirect(f"/transcripts/{transcript_id}")
     return render("transcripts/none.html", request, {
         "recording": recording, "enabled": request.app[SETTINGS].transcription.enabled}, status=404)
 
