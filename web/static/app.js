@@ -13,7 +13,10 @@ function seekTo(seconds) {
   const player = document.querySelector("audio[data-transcript-player]");
   if (!(player instanceof HTMLAudioElement) || !Number.isFinite(seconds)) return;
   const go = () => { player.currentTime = seconds; player.play().catch(() => {}); };
-  if (player.readyState >= 1) go(); else player.addEventListener("loadedmetadata", go, { once: true });
+  if (player.readyState >= 1) { go(); return; }
+  player.addEventListener("loadedmetadata", go, { once: true });
+  player.preload = "metadata";  // the page loads none until asked (preload="none")
+  player.load();
 }
 document.addEventListener("click", (event) => {
   const button = event.target instanceof Element ? event.target.closest("[data-seek]") : null;
@@ -22,8 +25,6 @@ document.addEventListener("click", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   const match = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
   if (match) {
-    const player = document.querySelector("audio[data-transcript-player]");
-    if (player instanceof HTMLAudioElement) player.preload = "metadata";
     const segment = document.querySelector(`[data-seek="${match[1]}"]`);
     if (segment) segment.classList.add("current");
     seekTo(Number.parseFloat(match[1]));
