@@ -1,5 +1,6 @@
-"""The PBX simulator leaves recordings as the dialplan's MixMonitor(...,b) does: the talk time for answered calls,
-a bare header for unanswered ones, named by the Linkedid; and the registration takes them."""
+"""The PBX simulator leaves recordings as the dialplan's MixMonitor(...,b) and (....raw,bD) do: the talk time for
+answered calls (mixed, and both sides as interleaved stereo), a bare header and an empty stream for unanswered
+ones, named by the Linkedid; and the registration takes them."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ async def _play(tmp_path: Path, scenario: str, params: CallParams) -> dict[str, 
 async def test_an_answered_call_holds_its_talk_time(tmp_path: Path, scenario: str) -> None:
     files = await _play(tmp_path, scenario, CallParams(customer="79161110001", extensions=("101", "102"),
                                                       talk_s=7.5, transfer_after_s=2.0, colleague="102"))
-    [(name, data)] = files.items()
-    assert name.endswith(".wav") and name.startswith("1795345255.")
+    [(name, data), (raw_name, raw)] = sorted(files.items(), key=lambda item: item[0].endswith(".raw"))
+    assert name.endswith(".wav") and name.startswith("1795345255.") and raw_name == name[:-4] + ".raw"
+    assert len(raw) == 4 * int(len(data[44:]) / 2)  # the same frames, two channels
     result = inspect_bytes(data, len(data))
     assert result.verdict is Verdict.OK and result.info is not None
     assert (result.info.sample_rate, result.info.channels, result.info.bits_per_sample) == (8000, 1, 16)
@@ -46,8 +48,9 @@ async def test_an_answered_call_holds_its_talk_time(tmp_path: Path, scenario: st
 @pytest.mark.parametrize("scenario", ["inbound_no_answer", "inbound_busy", "queue_abandoned"])
 async def test_an_unanswered_call_leaves_the_bare_header(tmp_path: Path, scenario: str) -> None:
     files = await _play(tmp_path, scenario, CallParams(customer="79161110002", extensions=("101",), ring_s=4.0))
-    [data] = files.values()
+    data, raw = (files[n] for n in sorted(files, key=lambda name: name.endswith(".raw")))
     assert len(data) == 44 and inspect_bytes(data, 44).verdict is Verdict.HEADER_ONLY
+    assert raw == b""
 
 
 async def test_no_directory_no_files(tmp_path: Path) -> None:

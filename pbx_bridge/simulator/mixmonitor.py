@@ -1,4 +1,5 @@
-"""Recording files as the dialplan's `MixMonitor(${RECORDINGS_DIR}/${CHANNEL(linkedid)}.wav,b)` leaves them.
+"""Recording files as the dialplan's `MixMonitor(${RECORDINGS_DIR}/${CHANNEL(linkedid)}.wav,b)` and
+`MixMonitor(....raw,bD)` leave them: the mixed WAV and both sides apart as raw interleaved stereo.
 
 MixMonitor runs on the call's first channel (the customer's trunk channel inbound, the operator's
 channel outbound and for click-to-call), so the file is named by that channel's Uniqueid, the call's
@@ -14,6 +15,7 @@ through. Watching the simulated core's events keeps this beside the scenarios in
 
 from __future__ import annotations
 
+import array
 import asyncio
 import logging
 import math
@@ -79,6 +81,29 @@ def write_recording(path: Path, talk_s: float, pattern: bytes, speech: bytes = b
     os.replace(partial, path)
 
 
+def _mono(frames: int, pattern: bytes, speech: bytes = b"") -> array.array[int]:
+    """`frames` samples: `speech` first, then the noise pattern repeated."""
+    samples = array.array("h")
+    samples.frombytes(speech[:frames * 2])
+    loop = array.array("h")
+    loop.frombytes(pattern)
+    while len(samples) < frames:
+        samples.extend(loop[:frames - len(samples)])
+    return samples
+
+
+def write_stereo_raw(path: Path, talk_s: float, pattern: bytes, speech: bytes = b"") -> None:
+    """`path` as the dialplan's `MixMonitor(<L>.raw,bD)` leaves it: 16-bit 8 kHz, two interleaved channels, the
+    recorded (customer's) channel first saying `speech`, the other the quiet line; nothing at all unanswered."""
+    frames = int(max(0.0, min(talk_s, MAX_TALK_S)) * RATE)
+    both = array.array("h", bytes(frames * 4))
+    both[0::2] = _mono(frames, pattern, speech)
+    both[1::2] = _mono(frames, pattern)
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_bytes(both.tobytes())
+    os.replace(partial, path)
+
+
 class MixMonitorWriter:
     """Subscribed to the simulated core: tracks when each call's first channel is bridged, writes at its hang-up."""
 
@@ -122,6 +147,7 @@ class MixMonitorWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         speech = self._phrases[zlib.crc32(path.name.encode()) % len(self._phrases)] if self._phrases else b""
         write_recording(path, talk_s, self._pattern, speech)
+        write_stereo_raw(path.with_suffix(".raw"), talk_s, self._pattern, speech)
 
     def _done(self, future: asyncio.Future[None]) -> None:
         self._writes.discard(future)
