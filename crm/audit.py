@@ -8,6 +8,12 @@ many callers gave up in the queue; missed calls per hour of day and per weekday.
 
 "Called back" is the callback task of crm/callbacks.py closed as reached: the first answered call with
 that number after the missed one. A number missed several times counts once (its task covers them).
+Self-check calls (crm/self_check/) are the shop testing itself and never count.
+
+Whole days of the range come from the daily roll-up where it is up to date (crm/audit_rollup.py), the
+rest (the partial days at the edges, today, days whose calls changed since) from the calls: the figures
+are the same either way, only the time to read them differs. What cannot be summed per day is read live
+and bounded: the callbacks overdue now and the never-called-back list start from the open tasks.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+from crm import audit_rollup
+from crm.audit_rollup import RING_THRESHOLDS, counted
 from crm.database import Pool
 
 ANSWER_BUCKETS = ((0, 5), (5, 10), (10, 20), (20, 30), (30, 60), (60, None))
@@ -94,96 +102,148 @@ class Audit:
         return self.reached_on_time / self.callback_tasks if self.callback_tasks else 0.0
 
 
-#: Inbound calls of the range that ended; self-check calls (crm/self_check/) are the shop testing itself, not callers.
-RANGE = ("c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2 AND c.outcome IS NOT NULL "
-         "AND c.self_check_run_id IS NULL")
 MISSED = "c.outcome IN ('missed', 'lost')"
+# Each figure sums the roll-up's clean days ($2, in zone $1) and counts the calls of the rest of the range (the
+# partial days at its edges, days not rolled up or not clean) as it always has: RAW_RANGE(column) is written out
+# as those intervals' bounds ($3, $4, ...) by RangePlan.sql, so the planner sees each as an index range; the
+# calls read once per query (materialized: no bitmap of every missed call's callback ANDed in).
+RAW = f"""raw AS MATERIALIZED (
+    SELECT c.started_at, c.outcome, c.reason, c.did, c.manager_id, c.ring_s, c.queue, c.callback_task_id
+    FROM calls c WHERE {counted('c')} AND (RAW_RANGE(c.started_at)))"""
+ROLLED = "zone = $1 AND day = ANY ($2::date[])"
 
 TOTALS = f"""
-SELECT count(*) AS inbound, count(*) FILTER (WHERE c.outcome = 'answered') AS answered,
-       count(*) FILTER (WHERE {MISSED}) AS missed,
-       count(*) FILTER (WHERE c.queue <> '') AS queued,
-       count(*) FILTER (WHERE c.queue <> '' AND c.reason IN ('abandoned', 'queue_timeout')) AS abandoned_in_queue
-FROM calls c WHERE {RANGE}
+WITH {RAW}
+SELECT coalesce(sum(inbound), 0) AS inbound, coalesce(sum(answered), 0) AS answered,
+       coalesce(sum(missed), 0) AS missed, coalesce(sum(queued), 0) AS queued,
+       coalesce(sum(abandoned_in_queue), 0) AS abandoned_in_queue
+FROM (SELECT inbound, answered, missed, queued, abandoned_in_queue FROM audit_rollup_days WHERE {ROLLED}
+      UNION ALL
+      SELECT count(*), count(*) FILTER (WHERE c.outcome = 'answered'), count(*) FILTER (WHERE {MISSED}),
+             count(*) FILTER (WHERE c.queue <> ''),
+             count(*) FILTER (WHERE c.queue <> '' AND c.reason IN ('abandoned', 'queue_timeout'))
+      FROM raw c) x
 """
 
-BY_REASON = f"SELECT c.reason, count(*) AS n FROM calls c WHERE {RANGE} AND {MISSED} GROUP BY c.reason ORDER BY n DESC"
-
-BY_NUMBER = f"""
-SELECT c.did AS key, coalesce(n.label, '') AS label, count(*) AS inbound,
-       count(*) FILTER (WHERE c.outcome = 'answered') AS answered, count(*) FILTER (WHERE {MISSED}) AS missed
-FROM calls c LEFT JOIN routing_numbers n ON n.did = c.did
-WHERE {RANGE} GROUP BY c.did, n.label ORDER BY inbound DESC LIMIT 50
+BY_REASON = f"""
+WITH {RAW}
+SELECT reason, sum(n) AS n
+FROM (SELECT reason, missed AS n FROM audit_rollup_reasons WHERE {ROLLED}
+      UNION ALL SELECT c.reason, count(*) FROM raw c WHERE {MISSED} GROUP BY c.reason) x
+GROUP BY reason ORDER BY n DESC, reason
 """
 
-BY_CHANNEL = f"""
-SELECT coalesce(n.channel, '') AS key, count(*) AS inbound,
-       count(*) FILTER (WHERE c.outcome = 'answered') AS answered, count(*) FILTER (WHERE {MISSED}) AS missed
-FROM calls c LEFT JOIN routing_numbers n ON n.did = c.did
-WHERE {RANGE} GROUP BY n.channel ORDER BY inbound DESC
+PER_NUMBER = f"""
+WITH {RAW}, per_number AS (
+    SELECT did, inbound, answered, missed FROM audit_rollup_numbers WHERE {ROLLED}
+    UNION ALL
+    SELECT c.did, count(*), count(*) FILTER (WHERE c.outcome = 'answered'), count(*) FILTER (WHERE {MISSED})
+    FROM raw c GROUP BY c.did)
 """
 
+BY_NUMBER = f"""{PER_NUMBER}
+SELECT x.did AS key, coalesce(n.label, '') AS label, sum(x.inbound) AS inbound, sum(x.answered) AS answered,
+       sum(x.missed) AS missed
+FROM per_number x LEFT JOIN routing_numbers n ON n.did = x.did
+GROUP BY x.did, n.label ORDER BY inbound DESC, key LIMIT 50
+"""
+
+BY_CHANNEL = f"""{PER_NUMBER}
+SELECT coalesce(n.channel, '') AS key, sum(x.inbound) AS inbound, sum(x.answered) AS answered,
+       sum(x.missed) AS missed
+FROM per_number x LEFT JOIN routing_numbers n ON n.did = x.did
+GROUP BY n.channel ORDER BY inbound DESC, key
+"""
+
+# Calls taken, missed calls whose callback is theirs, their callbacks reached on time / late (by when the task
+# was last missed), and their callbacks overdue now (live, from the open tasks).
 BY_MANAGER = f"""
-WITH taken AS (SELECT c.manager_id, count(*) AS n FROM calls c WHERE {RANGE} AND c.outcome = 'answered'
-               GROUP BY c.manager_id),
-     missed AS (SELECT t.assignee_id, count(*) AS n FROM calls c JOIN tasks t ON t.id = c.callback_task_id
-                WHERE {RANGE} AND {MISSED} GROUP BY t.assignee_id),
-     reached AS (SELECT t.assignee_id, count(*) FILTER (WHERE rc.started_at <= t.due_at) AS on_time,
-                        count(*) FILTER (WHERE rc.started_at > t.due_at) AS late
-                 FROM tasks t JOIN calls rc ON rc.id = t.reached_call_id
-                 WHERE t.kind = 'callback' AND t.outcome = 'reached' AND t.last_missed_at >= $1
-                   AND t.last_missed_at < $2
-                 GROUP BY t.assignee_id),
-     overdue AS (SELECT t.assignee_id, count(*) AS n FROM tasks t
-                 WHERE t.kind = 'callback' AND t.status = 'open' AND t.due_at < now() GROUP BY t.assignee_id)
-SELECT m.id, m.display_name, coalesce(taken.n, 0) AS taken, coalesce(missed.n, 0) AS missed_while_assigned,
-       coalesce(reached.on_time, 0) AS on_time, coalesce(reached.late, 0) AS late,
-       coalesce(overdue.n, 0) AS overdue_now
-FROM managers m LEFT JOIN taken ON taken.manager_id = m.id LEFT JOIN missed ON missed.assignee_id = m.id
-LEFT JOIN reached ON reached.assignee_id = m.id LEFT JOIN overdue ON overdue.assignee_id = m.id
+WITH {RAW}, per_manager AS (
+    SELECT manager_id AS id, taken, missed_assigned AS missed, callbacks_on_time AS on_time, callbacks_late AS late
+    FROM audit_rollup_managers WHERE {ROLLED}
+    UNION ALL
+    SELECT c.manager_id, count(*), 0, 0, 0 FROM raw c WHERE c.outcome = 'answered' GROUP BY c.manager_id
+    UNION ALL
+    SELECT t.assignee_id, 0, count(*), 0, 0 FROM raw c JOIN tasks t ON t.id = c.callback_task_id
+    WHERE {MISSED} GROUP BY t.assignee_id
+    UNION ALL
+    SELECT t.assignee_id, 0, 0, count(*) FILTER (WHERE rc.started_at <= t.due_at),
+           count(*) FILTER (WHERE rc.started_at > t.due_at)
+    FROM tasks t JOIN calls rc ON rc.id = t.reached_call_id
+    WHERE t.kind = 'callback' AND t.outcome = 'reached' AND (RAW_RANGE(t.last_missed_at)) GROUP BY t.assignee_id
+), figures AS (
+    SELECT id, sum(taken) AS taken, sum(missed) AS missed, sum(on_time) AS on_time, sum(late) AS late
+    FROM per_manager GROUP BY id
+), overdue AS (
+    SELECT t.assignee_id, count(*) AS n FROM tasks t
+    WHERE t.kind = 'callback' AND t.status = 'open' AND t.due_at < now() GROUP BY t.assignee_id)
+SELECT m.id, m.display_name, coalesce(f.taken, 0) AS taken, coalesce(f.missed, 0) AS missed_while_assigned,
+       coalesce(f.on_time, 0) AS on_time, coalesce(f.late, 0) AS late, coalesce(overdue.n, 0) AS overdue_now
+FROM managers m LEFT JOIN figures f ON f.id = m.id LEFT JOIN overdue ON overdue.assignee_id = m.id
 WHERE m.active AND m.role IN ('operator', 'supervisor')
 ORDER BY m.display_name, m.id
 """
 
-# Callback tasks of the range's missed calls, and how they ended.
+# Callback tasks of the range's missed calls, and how they ended. The rolled-up days hold the tasks whose missed
+# calls all fell on that day (with their delays); the rest (the raw part's, and tasks spanning days) are counted
+# here, once each. The median and p90 are taken over the delays of both, exactly.
 CALLBACKS = f"""
-WITH cb AS (
-    SELECT DISTINCT t.id, t.status, t.outcome, t.due_at, rc.started_at AS reached_at,
+WITH {RAW}, ids AS (
+    SELECT c.callback_task_id AS id FROM raw c WHERE {MISSED} AND c.callback_task_id IS NOT NULL
+    UNION SELECT task_id FROM audit_rollup_spanning WHERE {ROLLED}
+), cb AS (
+    SELECT t.id, t.outcome, t.due_at, rc.started_at AS reached_at,
            (SELECT min(coalesce(mc.ended_at, mc.started_at)) FROM calls mc
             WHERE mc.callback_task_id = t.id) AS missed_at
-    FROM calls c JOIN tasks t ON t.id = c.callback_task_id LEFT JOIN calls rc ON rc.id = t.reached_call_id
-    WHERE {RANGE} AND {MISSED}
-)
-SELECT count(*) AS tasks, count(*) FILTER (WHERE outcome = 'reached') AS reached,
-       count(*) FILTER (WHERE outcome = 'reached' AND reached_at <= due_at) AS on_time,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM reached_at - missed_at))
-           FILTER (WHERE outcome = 'reached') AS median_s,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM reached_at - missed_at))
-           FILTER (WHERE outcome = 'reached') AS p90_s,
-       coalesce(array_agg(greatest(0, extract(epoch FROM reached_at - missed_at))::float8)
-                FILTER (WHERE outcome = 'reached'), '{{}}') AS delays
-FROM cb
+    FROM ids JOIN tasks t ON t.id = ids.id LEFT JOIN calls rc ON rc.id = t.reached_call_id
+), parts AS (
+    SELECT cb_tasks AS tasks, cb_reached AS reached, cb_on_time AS on_time, cb_delays AS delays
+    FROM audit_rollup_days WHERE {ROLLED}
+    UNION ALL
+    SELECT count(*), count(*) FILTER (WHERE outcome = 'reached'),
+           count(*) FILTER (WHERE outcome = 'reached' AND reached_at <= due_at),
+           coalesce(array_agg(extract(epoch FROM reached_at - missed_at)::float8)
+                    FILTER (WHERE outcome = 'reached'), '{{}}')
+    FROM cb
+), delays AS (SELECT unnest(delays) AS s FROM parts)
+SELECT (SELECT sum(tasks) FROM parts) AS tasks, (SELECT sum(reached) FROM parts) AS reached,
+       (SELECT sum(on_time) FROM parts) AS on_time,
+       (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY s) FROM delays) AS percentiles,
+       (SELECT coalesce(array_agg(greatest(0, s)), '{{}}') FROM delays) AS delays
 """
 
+# From the open tasks (few), each with whether a missed call of the range points at it.
 NEVER = f"""
-SELECT DISTINCT ON (t.id) t.id, t.phone, t.customer_id, cu.name AS customer_name, t.missed_calls,
+SELECT t.id, t.phone, t.customer_id, cu.name AS customer_name, t.missed_calls,
        (SELECT min(coalesce(mc.ended_at, mc.started_at)) FROM calls mc WHERE mc.callback_task_id = t.id) AS first_at,
        m.display_name AS assignee_name
-FROM calls c JOIN tasks t ON t.id = c.callback_task_id LEFT JOIN customers cu ON cu.id = t.customer_id
-LEFT JOIN managers m ON m.id = t.assignee_id
-WHERE {RANGE} AND {MISSED} AND t.status = 'open'
+FROM tasks t LEFT JOIN customers cu ON cu.id = t.customer_id LEFT JOIN managers m ON m.id = t.assignee_id
+WHERE t.status = 'open'
+  AND EXISTS (SELECT 1 FROM calls c WHERE c.callback_task_id = t.id AND {counted('c')} AND c.started_at >= $1
+              AND c.started_at < $2 AND {MISSED})
 ORDER BY t.id
 """
 
 ANSWER_SPEED = f"""
-SELECT width_bucket(c.ring_s, ARRAY[5, 10, 20, 30, 60]::float8[]) AS bucket, count(*) AS n
-FROM calls c WHERE {RANGE} AND c.outcome = 'answered' AND c.ring_s IS NOT NULL GROUP BY 1
+WITH {RAW}
+SELECT bucket, sum(n) AS n
+FROM (SELECT b - 1 AS bucket, n FROM audit_rollup_days, unnest(answer_speed) WITH ORDINALITY AS u (n, b)
+      WHERE {ROLLED}
+      UNION ALL
+      SELECT width_bucket(c.ring_s, {RING_THRESHOLDS}), count(*) FROM raw c
+      WHERE c.outcome = 'answered' AND c.ring_s IS NOT NULL GROUP BY 1) x
+GROUP BY bucket
 """
 
 MISSED_HOURS = f"""
-SELECT extract(hour FROM c.started_at AT TIME ZONE $3)::int AS hour,
-       extract(isodow FROM c.started_at AT TIME ZONE $3)::int AS dow, count(*) AS n
-FROM calls c WHERE {RANGE} AND {MISSED} GROUP BY 1, 2
+WITH {RAW}
+SELECT hour, dow, sum(n) AS n
+FROM (SELECT hour, dow, missed AS n FROM audit_rollup_hours WHERE {ROLLED}
+      UNION ALL
+      SELECT extract(hour FROM c.started_at AT TIME ZONE $1)::int,
+             extract(isodow FROM c.started_at AT TIME ZONE $1)::int, count(*)
+      FROM raw c WHERE {MISSED} GROUP BY 1, 2) x
+GROUP BY hour, dow
 """
 
 
@@ -193,15 +253,19 @@ def _bucket_label(low: int, high: int | None) -> str:
 
 async def missed_calls_audit(pool: Pool, start: datetime, end: datetime, *, zone: str = "Europe/Moscow",
                              never_limit: int = 200) -> Audit:
-    """The audit of inbound calls started in [start, end)."""
-    # Independent reads, each its own pass over the range: run side by side on the pool's connections.
+    """The audit of inbound calls started in [start, end): whole days from the roll-up where it is clean
+    (crm/audit_rollup.py), the rest from the calls; the figures are the same either way."""
+    plan = await audit_rollup.plan_range(pool, start, end, zone)
+    args = plan.args(zone)
+    # Independent reads: run side by side on the pool's connections.
     (totals_rows, reason_rows, number_rows, channel_rows, manager_rows, cb_rows, never_rows, speed_rows,
      hour_rows) = await asyncio.gather(
-        pool.fetch(TOTALS, start, end), pool.fetch(BY_REASON, start, end), pool.fetch(BY_NUMBER, start, end),
-        pool.fetch(BY_CHANNEL, start, end), pool.fetch(BY_MANAGER, start, end), pool.fetch(CALLBACKS, start, end),
-        pool.fetch(NEVER, start, end), pool.fetch(ANSWER_SPEED, start, end),
-        pool.fetch(MISSED_HOURS, start, end, zone))
+        *(pool.fetch(plan.sql(query), *args) for query in (TOTALS, BY_REASON, BY_NUMBER, BY_CHANNEL, BY_MANAGER,
+                                                           CALLBACKS)),
+        pool.fetch(NEVER, start, end), pool.fetch(plan.sql(ANSWER_SPEED), *args),
+        pool.fetch(plan.sql(MISSED_HOURS), *args))
     totals, cb = totals_rows[0], cb_rows[0]
+    median_s, p90_s = cb["percentiles"] or (None, None)
     reasons = {r["reason"] or "unknown": int(r["n"]) for r in reason_rows}
     by_number = [Row(r["key"] or "", r["label"], int(r["inbound"]), int(r["answered"]), int(r["missed"]))
                  for r in number_rows]
@@ -222,7 +286,7 @@ async def missed_calls_audit(pool: Pool, start: datetime, end: datetime, *, zone
         start=start, end=end, inbound=int(totals["inbound"]), answered=int(totals["answered"]),
         missed=int(totals["missed"]), missed_by_reason=reasons, by_number=by_number, by_channel=by_channel,
         by_manager=by_manager, callback_tasks=int(cb["tasks"]), reached=int(cb["reached"]),
-        reached_on_time=int(cb["on_time"]), callback_median_s=cb["median_s"], callback_p90_s=cb["p90_s"],
+        reached_on_time=int(cb["on_time"]), callback_median_s=median_s, callback_p90_s=p90_s,
         callback_delays_s=list(cb["delays"]), never_called_back=never[:never_limit], answer_speed=speed,
         queued=int(totals["queued"]), abandoned_in_queue=int(totals["abandoned_in_queue"]),
         missed_per_hour=per_hour, missed_per_weekday=per_day)

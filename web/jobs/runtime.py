@@ -20,6 +20,7 @@ from crm.database import Pool
 from pbx_bridge import call_facts as cf
 from recordings.store import RecordingStore
 from recordings.transcribing import TranscriptionService
+from web.jobs import audit_rollup as _audit_rollup_jobs  # noqa: F401 (registers its tasks)
 from web.jobs import notices as _notice_jobs  # noqa: F401 (registers its tasks)
 from web.jobs import recordings as recording_jobs
 from web.jobs import self_check as _self_check_jobs  # noqa: F401 (registers its tasks)
