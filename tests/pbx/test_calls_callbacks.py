@@ -80,12 +80,12 @@ async def test_auto_callback_rings_the_free_assignee_then_the_customer(
     headers = {"Authorization": f"Bearer {perezvon.token}"}
     async with aiohttp.ClientSession(headers=headers) as http, \
             http.post(perezvon.config.base_url + "/api/v1/customers", json={
-                "name": "Орлова Вера", "phones": ["+79161110072"], "responsible_manager_id": me["id"]}) as resp:
+                "name": "Орлова Вера", "phones": ["+79161110080"], "responsible_manager_id": me["id"]}) as resp:
         assert resp.status == 201, await resp.text()
     ringing = await phones.start("101", PhoneBehaviour(mode="ring"))
-    call = await call_in(asterisk, InboundCall(caller="79161110072", mode="cancel", cancel_ms=4000), workdir)
+    call = await call_in(asterisk, InboundCall(caller="79161110080", mode="cancel", cancel_ms=4000), workdir)
     assert await call.finish() == 0, call.sipp.describe()
-    task = await callback_of(perezvon, "+79161110072", "open")
+    task = await callback_of(perezvon, "+79161110080", "open")
     assert task["assignee_id"] == me["id"], task
     await phones.stop(ringing)
 
@@ -99,5 +99,5 @@ async def test_auto_callback_rings_the_free_assignee_then_the_customer(
             await answering.wait_event("other side hung up")
     finally:
         await _set_auto_callback(perezvon, False)
-    done = await callback_of(perezvon, "+79161110072", "done")
+    done = await callback_of(perezvon, "+79161110080", "done")
     assert (done["id"], done["outcome"]) == (task["id"], "reached"), done
