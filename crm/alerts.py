@@ -17,9 +17,12 @@ from datetime import datetime
 
 import asyncpg
 
+from crm.callbacks import working_deadline
 from crm.database import Pool
 from crm.errors import AccessDenied, Conflict, NotFound
 from crm.models import Manager
+from crm.routing.data import load_routing_config
+from crm.routing.hours import schedule_for
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,14 @@ async def raise_order_limit_alerts(pool: Pool, now: datetime) -> list[RaisedOrde
     """Open orders past their status's time limit: one alert and one follow-up task for the manager, then
     one escalation; a later status (or a new stay in the status) is a new cause."""
     raised: list[RaisedOrderAlert] = []
+    # The follow-up is due when the shop is open: an order that goes late at night is called about at opening.
+    due = working_deadline(now, 1, schedule_for((await load_routing_config(pool)).schedules, ""))
     for level in (1, 2):
         async with pool.acquire() as conn, conn.transaction():
             for r in await conn.fetch(RAISE_ORDER, now, level):
                 task_id = None
                 if level == 1:
-                    task_id = await conn.fetchval(FOLLOW_UP, r["order_id"], now)
+                    task_id = await conn.fetchval(FOLLOW_UP, r["order_id"], due)
                     await conn.execute("UPDATE alerts SET task_id = $2 WHERE id = $1", r["id"], task_id)
                 raised.append(RaisedOrderAlert(r["id"], r["order_id"], r["level"], r["message"], r["manager_id"],
                                                task_id))

@@ -172,6 +172,11 @@ async def client(settings: Settings, pool: Pool) -> AsyncIterator[TestClient[web
     await test_client.close()
 
 
+async def open_around_the_clock(pool: Pool) -> None:
+    """Every schedule open 00:00-24:00 every day: a test of what happens in opening hours passes at any hour."""
+    await pool.execute("UPDATE routing_schedules SET hours = $1", {str(day): ["00:00", "24:00"] for day in range(1, 8)})
+
+
 async def csrf_from(client: TestClient[web.Request, web.Application], path: str = "/login") -> str:
     """The CSRF token the page at `path` embeds in its forms."""
     html = await (await client.get(path)).text()

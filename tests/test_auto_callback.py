@@ -16,7 +16,7 @@ from crm.auto_callback import AutoCallbackSettings, Candidate, choose
 from crm.customers import CustomerInput
 from crm.database import Pool
 from tests.calls_scenarios import no_answer, record
-from tests.conftest import MakeManager, csrf_from, login
+from tests.conftest import MakeManager, csrf_from, login, open_around_the_clock
 from tests.live_helpers import SimulatedShop, simulated_shop
 from web.auto_callback import AutoCallback
 from web.config import Settings
@@ -34,11 +34,6 @@ def test_one_call_per_free_operator_in_opening_hours() -> None:
              _candidate(4, 12, "103", did="74950000000"), Candidate(5, 13, (), "", None)]
     chosen = choose(found, phone_free=lambda ext: ext != "102", open_now=lambda did: did != "74950000000")
     assert [c.task_id for c in chosen] == [1]  # 2: the same operator; 3: in a call; 4: closed; 5: no phone
-
-
-async def _open_around_the_clock(pool: Pool) -> None:
-    await pool.execute("UPDATE routing_schedules SET hours = $1",
-                       {str(day): ["00:00", "24:00"] for day in range(1, 8)})
 
 
 async def _missed_callback(pool: Pool, make_manager: MakeManager) -> tuple[int, int]:
@@ -78,7 +73,7 @@ async def shop(settings: Settings, pool: Pool, db_dsn: str) -> AsyncIterator[Sim
 
 async def test_the_callback_is_placed_by_itself_and_closes_the_task(shop: SimulatedShop, pool: Pool,
                                                                     make_manager: MakeManager) -> None:
-    await _open_around_the_clock(pool)
+    await open_around_the_clock(pool)
     _, task_id = await _missed_callback(pool, make_manager)
     await auto_callback.save_settings(pool, ON)
     caller = AutoCallback(pool, shop.telephony, shop.click_to_call)

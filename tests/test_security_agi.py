@@ -20,7 +20,7 @@ from pbx_bridge.live_load import LiveLoad
 from pbx_bridge.log_safe import PrintableLogFilter, printable
 from pbx_bridge.simulator.agi_client import AgiCall, AgiTarget, ask_router
 from tests.agi_helpers import RecordingRouter, agi_server, env_of, exchange
-from tests.conftest import MakeManager
+from tests.conftest import MakeManager, open_around_the_clock
 from web.routing_service import CrmRouter
 
 SECRET = "s3cret-s3cret-s3cret"
@@ -89,6 +89,7 @@ async def test_a_request_without_the_secret_gets_no_answer() -> None:
 
 
 async def test_a_second_request_cannot_rewrite_a_calls_decision(pool: Pool, make_manager: MakeManager) -> None:
+    await open_around_the_clock(pool)  # routed to the manager, not "after hours", whenever the suite runs
     manager = await make_manager("operator", name="Анна Смирнова", extensions=("101",))
     await managers.set_presence(pool, manager.id, "online")
     customer = await customers.create_customer(pool, CustomerInput(
