@@ -35,8 +35,7 @@ class AutoCallback:
 
     def _holds_pbx(self) -> bool:
         telephony = self._telephony
-        return (telephony is not None and telephony.ami is not None and telephony.live is not None
-                and not telephony.standby and telephony.ami.status.state == "connected")
+        return telephony is not None and telephony.places_calls and telephony.live is not None
 
     async def run(self) -> None:
         if self._telephony is None or self._telephony.ami is None:

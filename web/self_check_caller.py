@@ -47,9 +47,7 @@ class SelfCheckCaller:
         self.placed = 0
 
     def _holds_pbx(self) -> bool:
-        telephony = self._telephony
-        return (telephony is not None and telephony.ami is not None and not telephony.standby
-                and telephony.ami.status.state == "connected")
+        return self._telephony is not None and self._telephony.places_calls
 
     async def run(self) -> None:
         if self._telephony is None or self._telephony.ami is None:

@@ -112,6 +112,12 @@ class Telephony:
         """Another instance holds the AMI connection; this one serves the web and waits its turn."""
         return self.leadership is not None and not self.leadership.held
 
+    @property
+    def places_calls(self) -> bool:
+        """This instance holds a connected AMI session: the one that may send Originates now (self-check calls,
+        auto-callback); the others leave theirs waiting in the database."""
+        return self.ami is not None and not self.standby and self.ami.status.state == "connected"
+
     def health(self) -> dict[str, Any]:
         """The PBX part of /healthz: AMI connected, reconnecting (with the last error) or disabled; the AGI router."""
         agi = self.routing.health() if self.routing is not None else {}
