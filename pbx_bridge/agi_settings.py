@@ -11,6 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):([1-9][0-9]{0,4})")
 _FALLBACK = re.compile(r"(queue|voicemail|dial|playback):[^\s\"\\]{1,120}|hangup")
 
 
@@ -63,6 +64,15 @@ class AgiSettings:
                           "gets no answer. Empty: not checked (then keep the allowlist tight)."},
     )
 
+    softphone_audiosocket: str = field(
+        default="",
+        metadata={"env": "PEREZVON_SOFTPHONE_AUDIOSOCKET",
+                  "help": "host:port of the AudioSocket server that answers for web softphones, as Asterisk "
+                          "reaches it: a manager flagged 'softphone' is rung there too "
+                          "(AudioSocket/HOST:PORT/<uuid>/c(slin) in ROUTE_TARGETS), as their first extension. "
+                          "Empty: softphone managers ring only their desk phones."},
+    )
+
     def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(part.strip(), strict=False)
                      for part in self.allowed_peers.split(",") if part.strip())
@@ -94,6 +104,8 @@ class AgiSettings:
         except ValueError:
             out.append("PEREZVON_AGI_ALLOWED_PEERS: expected comma-separated addresses or networks (10.0.0.5, "
                        "10.0.0.0/24, ::1)")
+        if self.softphone_audiosocket and not _HOST_PORT.fullmatch(self.softphone_audiosocket):
+            out.append("PEREZVON_SOFTPHONE_AUDIOSOCKET: expected HOST:PORT (127.0.0.1:9092, [::1]:9092)")
         if self.secret and (len(self.secret) < 16 or not re.fullmatch(r"[A-Za-z0-9_.~-]+", self.secret)):
             out.append("PEREZVON_AGI_SECRET: 16+ characters of letters, digits, '_', '.', '~' or '-' "
                        "(the dialplan passes it as an AGI argument)")

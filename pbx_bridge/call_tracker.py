@@ -36,6 +36,8 @@ _CAUSE_STATUS: Mapping[int, str] = MappingProxyType({17: "BUSY", 21: "BUSY", 18:
 
 #: CoreShowChannel ``Application`` of a channel that was dialled (a leg), by Dial or by a queue.
 _DIALLED_APPS = frozenset({"AppDial", "AppQueue"})
+#: chan_audiosocket's channels: the web softphone's legs.
+_AUDIOSOCKET = "AudioSocket/"
 
 __all__ = ["CallTracker", "TrackerSettings", "TrackerStats"]
 
@@ -216,8 +218,16 @@ class CallTracker(TrackerCore):
 
     def _on_bridge_leave(self, event: ev.BridgeLeave, now: float | None) -> None:
         found = self._lookup("BridgeLeave", event.channel)
-        if found is not None:
-            found[0].bridge_id = ""
+        if found is None:
+            return
+        channel, call = found
+        caller = self._channels.get(call.first_uniqueid)
+        if (channel.name.startswith(_AUDIOSOCKET) and channel.uniqueid in call.legs and not call.caller_hung_up
+                and caller is not None and caller.bridge_id == channel.bridge_id):
+            # A softphone's HANGUP frame: chan_audiosocket sends no HangupRequest, its channel just leaves
+            # the customer's bridge first (then the customer is hung up, in either order with its Hangup).
+            call.hangup_requests.append(channel.party)
+        channel.bridge_id = ""
 
     def _on_hangup_request(self, event: ev.HangupRequest, now: float | None) -> None:
         found = self._lookup("HangupRequest", event.channel)

@@ -8,6 +8,7 @@ Pure string rules, kept apart from the handlers.
 
 from __future__ import annotations
 
+from pbx_bridge.audiosocket import legs as softphone_legs
 from pbx_bridge.tracker_state import CallState
 
 #: How far apart AMI may deliver a Dial step and its callee's DialBegin: it does not order the events of
@@ -22,14 +23,22 @@ def parse(app_data: str) -> list[str]:
 
 
 def channel_prefix(channel_name: str) -> str:
-    """``PJSIP/104-0000000a`` -> ``PJSIP/104``: the device a channel belongs to (the endpoint may hold "-")."""
+    """``PJSIP/104-0000000a`` -> ``PJSIP/104``: the device a channel belongs to (the endpoint may hold "-");
+    ``AudioSocket/<server>-<uuid>`` -> ``AudioSocket/<uuid>`` (one softphone leg)."""
+    softphone = softphone_legs.device(channel_name)
+    if softphone:
+        return softphone
     tech, _, rest = channel_name.partition("/")
     return f"{tech}/{rest.rsplit('-', 1)[0]}" if "-" in rest else channel_name
 
 
 def target_prefix(target: str) -> str:
     """The device a dial target makes channels of: ``PJSIP/104`` -> ``PJSIP/104``,
-    ``PJSIP/79161110013@trunk`` -> ``PJSIP/trunk`` (its channels are ``PJSIP/trunk-0000000b``)."""
+    ``PJSIP/79161110013@trunk`` -> ``PJSIP/trunk`` (its channels are ``PJSIP/trunk-0000000b``),
+    ``AudioSocket/<server>/<uuid>/c(slin)`` -> ``AudioSocket/<uuid>``."""
+    softphone = softphone_legs.device(target)
+    if softphone:
+        return softphone
     tech, _, resource = target.partition("/")
     return f"{tech}/{resource.rsplit('@', 1)[-1]}"
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from pbx_bridge.audiosocket import legs as softphone_legs
 from pbx_bridge.call_facts import Direction, TransferKind, TransferResult
 
 
@@ -66,6 +67,10 @@ class ChannelClassifier:
         endpoint = rest.rsplit("-", 1)[0] if "-" in rest else rest
         if tech.upper() == "LOCAL":
             return Party(PartyKind.LOCAL, endpoint)
+        if tech.upper() == "AUDIOSOCKET":
+            # The web softphone: the router wrote the operator into the leg's UUID (audiosocket/legs.py).
+            extension = softphone_legs.channel_extension(channel_name)
+            return Party(PartyKind.OPERATOR, extension) if extension else Party(PartyKind.OTHER, endpoint)
         if tech.upper() not in self._sip:
             return Party(PartyKind.OTHER, endpoint)
         if self._operator.fullmatch(endpoint):

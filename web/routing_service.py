@@ -11,7 +11,9 @@ decision on the call ("why did this call go there") runs as a background task *a
 is returned, so it never delays the call; :meth:`CrmRouter.drain` waits for those writes at shutdown.
 
 Every target is dialled as ``PJSIP/<extension>`` (all the manager's registered phones ring
-together); the web softphone's dial string comes with the softphone work.
+together), and a softphone manager's softphone as ``AudioSocket/<server>/<uuid>/c(slin)`` when
+``PEREZVON_SOFTPHONE_AUDIOSOCKET`` names the server: the UUID carries the extension it answers as
+(:mod:`pbx_bridge.audiosocket.legs`), so the call record knows whose leg it was on any instance.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from crm.routing.policy import LiveState, RouteDecision, RoutingConfig, decide_r
 from pbx_bridge.agi_contract import RouteAnswer, RouteRequest
 from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.agi_settings import AgiSettings
+from pbx_bridge.audiosocket import legs as softphone_legs
 from pbx_bridge.live_load import LiveLoad
 
 logger = logging.getLogger(__name__)
@@ -42,19 +45,21 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def dial_strings(decision: RouteDecision) -> tuple[str, ...]:
-    """The targets in order as Dial() strings, each extension once."""
+def dial_strings(decision: RouteDecision, softphone_server: str = "") -> tuple[str, ...]:
+    """The targets in order as Dial() strings, each extension once; each softphone after its owner's phones."""
     out: list[str] = []
     for target in decision.targets:
         for extension in target.extensions:
             dial = f"PJSIP/{extension}"
             if dial not in out:
                 out.append(dial)
+        if softphone_server and target.softphone_extension:
+            out.append(softphone_legs.dial_string(softphone_server, target.softphone_extension))
     return tuple(out)
 
 
-def answer_for(decision: RouteDecision) -> RouteAnswer:
-    return RouteAnswer(targets=dial_strings(decision), ring_timeout_s=decision.ring_timeout_s,
+def answer_for(decision: RouteDecision, softphone_server: str = "") -> RouteAnswer:
+    return RouteAnswer(targets=dial_strings(decision, softphone_server), ring_timeout_s=decision.ring_timeout_s,
                        fallback=decision.fallback, reason=decision.reason, customer_id=decision.customer_id,
                        caller_name=decision.caller_name or None)
 
@@ -96,8 +101,9 @@ class CrmRouter:
 
     def __init__(self, pool: Pool, live: LiveLoad, *, default_region: str = "RU", locale: str = "ru",
                  clock: Callable[[], datetime] = utc_now, config_ttl_s: float = CONFIG_TTL_S,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, softphone_server: str = "") -> None:
         self._pool = pool
+        self._softphone_server = softphone_server
         self._live = live
         self._default_region = default_region
         self._locale = locale
@@ -116,7 +122,7 @@ class CrmRouter:
         now = self._clock()
         decision = decide_route(context, live_state(context.config, self._live, self._owners_of(context.config)), now,
                                 locale=self._locale)
-        answer = answer_for(decision)
+        answer = answer_for(decision, self._softphone_server)
         task = asyncio.create_task(self._record(request, decision, answer, now),
                                    name=f"route-record-{request.linkedid}")
         self._writes.add(task)
@@ -203,7 +209,8 @@ class RoutingService:
     def __init__(self, pool: Pool, live: LiveLoad, settings: AgiSettings, *, default_region: str = "RU",
                  locale: str = "ru") -> None:
         self.settings = settings
-        self.router = CrmRouter(pool, live, default_region=default_region, locale=locale)
+        self.router = CrmRouter(pool, live, default_region=default_region, locale=locale,
+                                softphone_server=settings.softphone_audiosocket)
         self.server: AgiServer | None = None
         self._state = "disabled"
 

@@ -36,6 +36,11 @@ from crm.models import CallDirection, LegResult
 #: Endpoint names of operator phones (asterisk-conf/pjsip.conf: 101..105), as the tracker's default.
 OPERATOR_ENDPOINT = re.compile(r"\d{2,6}")
 SIP_TECHNOLOGIES = frozenset({"PJSIP", "SIP"})
+#: A web softphone's leg, ``AudioSocket/<server>-<uuid>`` whose UUID ends in the extension padded with "f"
+#: (the rule of pbx_bridge/audiosocket/legs.py, which crm may not import; tests/test_softphone_legs.py
+#: checks that both read every channel alike).
+_SOFTPHONE_CHANNEL = re.compile(r"AudioSocket/.+-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-(?=[fF0-9]{12}$)[fF]+([0-9]+)",
+                               re.IGNORECASE)
 #: extensions.conf: inbound calls start here; click-to-call (AMI Originate) runs here.
 INBOUND_CONTEXT = "from-trunk"
 ORIGINATE_CONTEXT = "perezvon-originate"
@@ -107,6 +112,9 @@ def party_of(channel: str) -> tuple[Party, str]:
     """'PJSIP/101-0000000b' -> ('operator', '101'); a trunk, Local or other channel; '' -> ('none', '')."""
     if not channel:
         return "none", ""
+    softphone = _SOFTPHONE_CHANNEL.fullmatch(channel)
+    if softphone:
+        return "operator", softphone.group(1)
     tech, _, rest = channel.partition("/")
     endpoint = rest.rsplit("-", 1)[0] if "-" in rest else rest
     if tech.upper() not in SIP_TECHNOLOGIES:

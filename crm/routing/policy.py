@@ -130,6 +130,9 @@ class ManagerTarget:
     display_name: str
     extensions: tuple[str, ...]
     softphone: bool
+    #: The extension the web softphone answers as (the manager's first): colleagues dial, pick up and
+    #: transfer to the same number, and the call record names it. None: no softphone, or no extension.
+    softphone_extension: str | None = None
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,7 @@ def unavailable_because(manager: ManagerCandidate | None, live: LiveState, say: 
         return say("inactive")
     if manager.presence != "online":
         return say("presence_offline") if manager.presence == "offline" else say("presence_away")
-    if not _reachable_extensions(manager, live) and not manager.softphone:
+    if not _reachable_extensions(manager, live) and not _softphone_extension(manager):
         return say("unregistered")
     load = live.active_calls.get(manager.id, 0)
     if load >= manager.max_concurrent_calls:
@@ -309,8 +312,14 @@ def _least_loaded_key(manager: ManagerCandidate, live: LiveState) -> tuple[int, 
     return live.active_calls.get(manager.id, 0), _idle_since(manager, live), manager.id
 
 
+def _softphone_extension(manager: ManagerCandidate) -> str | None:
+    """A softphone rings as the manager's first extension; without one it has no number to answer as."""
+    return manager.extensions[0] if manager.softphone and manager.extensions else None
+
+
 def _target(manager: ManagerCandidate, live: LiveState) -> ManagerTarget:
-    return ManagerTarget(manager.id, manager.display_name, _reachable_extensions(manager, live), manager.softphone)
+    return ManagerTarget(manager.id, manager.display_name, _reachable_extensions(manager, live), manager.softphone,
+                         _softphone_extension(manager))
 
 
 def match_rule(config: RoutingConfig, did: str, caller: CallerInfo | None) -> RoutingRule | None:

@@ -8,6 +8,7 @@ from typing import Final
 
 from pbx_bridge.simulator import queue_scenarios as q
 from pbx_bridge.simulator import scenarios as s
+from pbx_bridge.simulator import softphone_scenarios as sp
 from pbx_bridge.simulator import transfer_scenarios as t
 from pbx_bridge.simulator.channels import PbxCore
 from pbx_bridge.simulator.route_step import FallbackEndedCall
@@ -33,6 +34,7 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType({
     "outbound_from_operator": s.outbound_from_operator,
     "inbound_blind_transfer": t.inbound_blind_transfer,
     "inbound_pickup": t.inbound_pickup,
+    "inbound_softphone_answered": sp.inbound_softphone_answered,
 })
 
 

@@ -99,13 +99,15 @@ class PbxCore:
     # --- identities --------------------------------------------------------------------------
 
     def new_channel(self, endpoint: str, *, at: float, linkedid: str | None, state: int, caller_num: str,
-                    caller_name: str, context: str, exten: str, uniqueid: str | None = None) -> SimChannel:
+                    caller_name: str, context: str, exten: str, uniqueid: str | None = None,
+                    name: str | None = None) -> SimChannel:
         """Allocate a channel's name and Uniqueid as Asterisk does, and register it as live.
 
-        `uniqueid`: the one an Originate's ChannelId asked for (Asterisk uses it as given).
+        `uniqueid`: the one an Originate's ChannelId asked for (Asterisk uses it as given). `name`: a
+        channel driver's own (``AudioSocket/<server>-<uuid>``) instead of ``PJSIP/<endpoint>-<counter>``.
         """
         uniqueid = uniqueid or f"{int(at)}.{self._uniqueid_counter}"
-        name = f"PJSIP/{endpoint}-{self._name_counter:08x}"
+        name = name or f"PJSIP/{endpoint}-{self._name_counter:08x}"
         self._uniqueid_counter += 1
         self._name_counter += 1
         channel = SimChannel(name=name, uniqueid=uniqueid, linkedid=linkedid or uniqueid, state=state,

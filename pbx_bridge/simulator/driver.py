@@ -26,6 +26,7 @@ DEFAULT_MIX: tuple[tuple[str, float], ...] = (
     ("queue_answered", 10), ("queue_abandoned", 5), ("queue_timeout", 3), ("outbound_from_operator", 9),
     ("click_to_call", 3), ("click_to_call_no_answer", 1),
     ("inbound_no_answer_then_queue_abandoned", 2), ("inbound_blind_transfer", 4), ("inbound_pickup", 3),
+    ("inbound_softphone_answered", 3),
 )
 _NEEDS_TWO = frozenset({"inbound_ringall", "inbound_failover", "inbound_blind_transfer", "inbound_pickup"})
 _NAMES = ("Иванов И.", "Петрова А.", "Сидоров П.", "Кузнецова Е.", "Морозов Д.", "Волкова О.", "Лебедев К.")

@@ -80,11 +80,13 @@ class CallScript:
     # --- channels ----------------------------------------------------------------------------
 
     def new_channel(self, endpoint: str, *, linked_to: SimChannel | None, state: int, caller_num: str,
-                    caller_name: str, context: str, exten: str, uniqueid: str | None = None) -> SimChannel:
+                    caller_name: str, context: str, exten: str, uniqueid: str | None = None,
+                    name: str | None = None) -> SimChannel:
         at = self._tick()
         channel = self.core.new_channel(
             endpoint, at=at, linkedid=linked_to.linkedid if linked_to else None, state=state,
             caller_num=caller_num, caller_name=caller_name, context=context, exten=exten, uniqueid=uniqueid,
+            name=name,
         )
         self.emit("Newchannel", _CALL, channel.block())
         return channel

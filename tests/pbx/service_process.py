@@ -49,6 +49,8 @@ class ServiceConfig:
     agi_secret: str = ""
     #: PEREZVON_RECORDINGS_DIR: the dialplan's RECORDINGS_DIR, where MixMonitor writes (None: the default).
     recordings_dir: Path | None = None
+    #: PEREZVON_SOFTPHONE_AUDIOSOCKET: where softphone legs connect (a test's `SoftphonePeer` listens there).
+    softphone_audiosocket: str = field(default_factory=lambda: f"127.0.0.1:{free_port()}")
 
     def environ(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items()
@@ -61,6 +63,7 @@ class ServiceConfig:
             "PEREZVON_AGI_PORT": str(self.agi_port), "PEREZVON_AGI_SECRET": self.agi_secret,
             "PEREZVON_SECRET_KEY": "pbx-tier-secret-key-0123456789abcdef",
             "PEREZVON_LOG_LEVEL": "INFO", "PYTHONPATH": str(REPO), "PEREZVON_TRANSCRIBE_THREADS": "2",
+            "PEREZVON_SOFTPHONE_AUDIOSOCKET": self.softphone_audiosocket,
         })
         if self.recordings_dir is not None:
             env["PEREZVON_RECORDINGS_DIR"] = str(self.recordings_dir)
