@@ -29,6 +29,9 @@ _STATUS_REASONS: tuple[tuple[str, MissedReason], ...] = (
     ("CONGESTION", MissedReason.FAILED),
     ("DONTCALL", MissedReason.REJECTED),
     ("TORTURE", MissedReason.REJECTED),
+    # Dial option U: the answered phone's screening (a duty mobile's "press 1") did not accept the call.
+    ("CONTINUE", MissedReason.REJECTED),
+    ("ABORT", MissedReason.REJECTED),
     ("INVALIDARGS", MissedReason.FAILED),
 )
 _FAILURES = frozenset(status for status, _ in _STATUS_REASONS)

@@ -187,6 +187,8 @@ def reads(step: Step) -> set[str]:
 
 
 def sets(step: Step) -> set[str]:
+    if step.app == "Read":  # Read(VARIABLE,...) stores the digits in VARIABLE
+        return {step.data.split(",", 1)[0]}
     if step.app != "Set":
         return set()
     name = step.data.split("=", 1)[0].lstrip("_")

@@ -44,7 +44,7 @@ CONF_FILES = sorted(path.name for path in CONF.glob("*.conf"))
 ROUTER_VARS = {agi_contract.VAR_TARGETS, agi_contract.VAR_RING_TIMEOUT, agi_contract.VAR_FALLBACK,
                agi_contract.VAR_REASON, agi_contract.VAR_CUSTOMER_ID}
 #: Variables Asterisk itself sets on the channel (the dialplan reads them, never sets them).
-ASTERISK_VARS = {"EXTEN", agi_contract.AGISTATUS, "DIALSTATUS", "QUEUESTATUS"}
+ASTERISK_VARS = {"EXTEN", agi_contract.AGISTATUS, "DIALSTATUS", "QUEUESTATUS", "READSTATUS"}
 #: Variables perezvon's own AMI Originates set (the self-check call's time on the line).
 ORIGINATE_VARS = {self_check_caller.WAIT_VARIABLE}
 #: Dialplan functions the configuration may use.

@@ -40,7 +40,7 @@ _OUTCOMES: dict[cf.Outcome, CallOutcome] = {cf.Outcome.ANSWERED: "answered", cf.
 _LEG_RESULTS: dict[str, LegResult] = {
     "ANSWER": "answered", "NOANSWER": "no_answer", "BUSY": "busy", "CHANUNAVAIL": "unavailable",
     "CONGESTION": "failed", "INVALIDARGS": "failed", "DONTCALL": "rejected", "TORTURE": "rejected",
-    "CANCEL": "cancelled",
+    "CANCEL": "cancelled", "CONTINUE": "rejected", "ABORT": "rejected",
 }
 #: Errors that say this write can never succeed: retrying would only hold up the facts behind it.
 _PERMANENT = (CrmError, asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)

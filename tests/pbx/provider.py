@@ -98,6 +98,12 @@ class CustomerBehaviour:
     mode: Literal["answer", "busy", "noanswer", "ring"] = "answer"
     answer_ms: int = 1000
     hangup_ms: int = 0
+    #: A digit pressed as soon as the call is answered (RFC 4733 events, sipp's own pcap), instead of speech.
+    presses: str = ""
+
+    def answer_audio(self) -> str:
+        pcap = f"dtmf_2833_{self.presses}" if self.presses else "g711a"
+        return f'<exec play_pcap_audio="/usr/share/sip-tester/{pcap}.pcap" />'
 
 
 @dataclass
@@ -124,7 +130,7 @@ async def provider_answering(asterisk: Asterisk, workdir: Path, behaviour: Custo
     params = {"on_invite": "busy" if behaviour.mode == "busy" else "ringing",
               "answer_ms": str(FOREVER_MS if behaviour.mode == "ring" else behaviour.answer_ms),
               "on_ring_timeout": "unavailable" if behaviour.mode == "noanswer" else "answer",
-              "talk_ms": str(behaviour.hangup_ms or FOREVER_MS)}
+              "talk_ms": str(behaviour.hangup_ms or FOREVER_MS), "answer_audio": behaviour.answer_audio()}
     sipp = await start_sipp("provider-uas", "provider_answer.xml", f"{PBX_HOST}:{values.sip_port}", workdir,
                             host=PROVIDER_HOST, port=values.provider_port, params=params, calls=None)
     try:

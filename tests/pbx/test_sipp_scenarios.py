@@ -14,7 +14,8 @@ from tests.pbx.sipp_process import _PLACEHOLDER, SCENARIOS, render_scenario
 FILES = sorted(SCENARIOS.glob("*.xml"))
 SAMPLE = {"on_invite": "ringing", "answer_ms": "500", "talk_ms": "2000", "on_ring_timeout": "answer",
           "on_ringing": "progress", "cancel_ms": "3000", "after_talk": "refer", "refer_to": "102",
-          "refer_quiet_ms": "300", "audio": "<exec play_pcap_audio=\"/usr/share/sip-tester/g711a.pcap\" />"}
+          "refer_quiet_ms": "300", "audio": "<exec play_pcap_audio=\"/usr/share/sip-tester/g711a.pcap\" />",
+          "answer_audio": "<exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_1.pcap\" />"}
 
 
 def test_there_are_scenarios() -> None:
