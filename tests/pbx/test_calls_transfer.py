@@ -170,3 +170,21 @@ async def test_transfer_to_an_unregistered_phone(asterisk: Asterisk, perezvon: S
             "legs": [["101", "answered"], ["104", "unavailable"]],
         }, "101 answers; AMI BlindTransfer to 104, which is not registered (CHANUNAVAIL, no channel); "
            "voicemail takes the customer, who hangs up")
+
+
+async def test_blind_transfer_to_the_queue(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                           workdir: Path) -> None:
+    """101 sends the customer to the queue's number (600); the queue rings its free members and 102 takes the
+    call: the transfer was taken by 102 (not "600"), who ended up with the customer. 101's phone is switched
+    off first (its call goes on in Asterisk), so the queue's round robin cannot hand the call back to it."""
+    async with customer_talking_to_101(asterisk, phones, workdir, "79161110208", 6000) as talking:
+        ami, call, channel = talking.ami, talking.call, talking.channel
+        p102 = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=500))
+        await phones.stop(talking.phone)
+        await ami.action("BlindTransfer", Channel=channel, Exten="600", Context="from-internal")
+        await p102.wait_event("answered")
+        await _finish(ami, perezvon, call, "79161110208", "transfer_blind_to_queue", {
+            "outcome": "answered", "answered_by": "101", "operator_extension": "102", "hung_up_by": "customer",
+            "transfers": [_transfer("blind", "101", "600", "102")],
+        }, "101 answers; AMI BlindTransfer to 600 (the sales queue); the queue rings 102, who answers; "
+           "the customer hangs up")
