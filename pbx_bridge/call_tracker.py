@@ -361,10 +361,14 @@ class CallTracker(TrackerCore):
             return
         source = self._classifier.classify(event.orig_transferer.name) if event.orig_transferer else None
         source_ext = source.extension if source else None
-        target_leg = self._consulted_leg(call, event, source_ext)
+        adopted = self._adopt_consulted_leg(call, event.transfer_target, now) if event.result.lower() == "success" \
+            else None
+        target_leg = adopted or self._consulted_leg(call, event, source_ext)
         target = (target_leg.party.extension or target_leg.number) if target_leg else None
         transfer = self._add_transfer(call, cf.TransferKind.ATTENDED, source_ext, target, now)
-        if event.result.lower() != "success":
+        if adopted is not None:
+            self._leg_answered(call, adopted, now)  # settles the transfer: taken by the consulted colleague
+        elif event.result.lower() != "success":
             self._report_transfer(call, transfer, cf.TransferResult.FAILED)
         elif target_leg is not None and target_leg.answered:
             # Consulted and answered: the target took the call when the transferer completed it.

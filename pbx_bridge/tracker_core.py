@@ -242,6 +242,28 @@ class TrackerCore:
         candidates = answered or others
         return candidates[-1] if candidates else None
 
+    def _adopt_consulted_leg(self, call: CallState, target: ev.ChannelInfo | None,
+                             now: float | None) -> LegState | None:
+        """The target of a phone's own attended transfer (REFER with Replaces), talking in a call of its own.
+
+        The transferer placed the consultation itself, so it has its own Linkedid; Asterisk moves the
+        customer into that bridge. The colleague's channel joins the customer's call as a leg (answered
+        now, by the caller); in the consultation, which stays an internal call, their leg ends here.
+        """
+        channel = self._channels.get(target.uniqueid) if target is not None else None
+        if channel is None or channel.call_id == call.call_id or not channel.party.real or channel.state != "Up":
+            return None
+        consultation = self._calls.get(channel.call_id)
+        consulted = consultation.legs.get(channel.uniqueid) if consultation is not None else None
+        if consultation is not None and consulted is not None and consulted.ended_at is None:
+            consulted.ended_at = now
+            self._report_leg_ended(consultation, consulted, now)
+        self._move_channel(channel, call)
+        leg = LegState(uniqueid=channel.uniqueid, channel=channel.name, party=channel.party,
+                       number=None if channel.party.extension else (channel.caller_num or None), began_at=now)
+        call.legs[leg.uniqueid] = leg
+        return leg
+
     def _add_transfer(self, call: CallState, kind: cf.TransferKind, from_extension: str | None,
                       target: str | None, at: float | None) -> TransferState:
         self._try_start(call, force=True)

@@ -9,10 +9,12 @@ that calls before that would test a race, not the product.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.scratch_conf import PBX_HOST
@@ -118,3 +120,34 @@ async def call_out(asterisk: Asterisk, ext: str, call: OutgoingCall, workdir: Pa
                                                                                         call.cancel_ms),
                             service=call.number,
                             auth=(ext, _password(asterisk, ext)))
+
+
+_ANSWERED = re.compile(r"answered (?P<call_id>\S+) tag=(?P<tag>\S+) own=(?P<own>.*) peer=(?P<peer>.*) "
+                       r"contact=(?P<contact>\S+)")
+_CONSULT_ANSWERED = re.compile(r"outgoing answered (?P<call_id>\S+) tag=(?P<tag>\S+) to=.*;tag=(?P<to_tag>[^;\s]+)")
+
+
+async def transfer_attended_from_phone(phone: Phone, consultation: Sipp, target: str) -> Sipp:
+    """The transfer key, attended: `phone` talks with a customer and has placed `consultation` (its own
+    `call_out` to `target`, answered); it sends REFER in the customer's dialog with Refer-To
+    ``sip:TARGET@PBX?Replaces=<the consultation>``. Returns the sipp process that sends it (log events
+    "transfer sent", "transferred"); `phone` is stopped, since this process takes its dialog over."""
+    [answered] = (await phone.wait_event("answered"))[-1:]
+    dialog = _ANSWERED.search(answered)
+    [consulted] = (await consultation.wait_log("perezvon-phone: outgoing answered"))[-1:]
+    consult = _CONSULT_ANSWERED.search(consulted)
+    if dialog is None or consult is None:
+        raise SippError(f"no dialog in the phones' logs: {answered!r} / {consulted!r}")
+    replaces = f"{consult['call_id']};to-tag={consult['to_tag']};from-tag={consult['tag']}"
+    values = phone.asterisk.scratch.values
+    port = phone.sipp.port
+    await phone.sipp.stop()  # its dialog with the customer stays up in Asterisk; the process below takes it
+    idle = {"on_invite": "ringing", "answer_ms": str(FOREVER_MS), "talk_ms": str(FOREVER_MS),
+            "after_talk": "hangup", "refer_to": "", "refer_quiet_ms": "300"}
+    return await start_sipp(
+        f"phone-{phone.ext}-refer", "phone_refer_replaces.xml", f"{PBX_HOST}:{values.sip_port}", phone.workdir,
+        host=PBX_HOST, port=port, params=idle, ooc_scenario="phone_inbound.xml",
+        keys={"own_uri": dialog["own"], "own_tag": dialog["tag"], "peer_from": dialog["peer"],
+              "peer_contact": dialog["contact"],
+              "refer_to": f"sip:{target}@{PBX_HOST}:{values.sip_port}?Replaces={quote(replaces, safe='')}"},
+        extra=("-cid_str", dialog["call_id"]))
