@@ -139,6 +139,26 @@ async def test_transfer_to_a_busy_phone(asterisk: Asterisk, perezvon: Service, p
         }, "101 answers; AMI BlindTransfer to 102, which is busy; voicemail takes the customer, who hangs up")
 
 
+async def test_transfer_to_a_phone_that_does_not_answer(asterisk: Asterisk, perezvon: Service, phones: Phones,
+                                                        workdir: Path) -> None:
+    """102 rings through extensions.conf's INTERNAL_RING_TIMEOUT (30 s) and never answers: the transfer ends
+    "no answer", 101 stays the customer's operator, and the dialplan sends the customer to 102's voicemail.
+    The customer hangs up 33 s after 101 answered: the transfer comes a moment after that answer, so 102 has
+    rung its 30 s, and VoiceMail (which ends the call itself after about 5 s of silence) is still listening."""
+    async with customer_talking_to_101(asterisk, phones, workdir, "79161110210", 33000) as talking:
+        ami, call, channel = talking.ami, talking.call, talking.channel
+        p102 = await phones.start("102", PhoneBehaviour(mode="ring"))
+        await ami.action("BlindTransfer", Channel=channel, Exten="102", Context="from-internal")
+        await p102.wait_event("INVITE")
+        await p102.wait_event("cancelled", timeout_s=45)
+        await _finish(ami, perezvon, call, "79161110210", "transfer_blind_no_answer_target", {
+            "outcome": "answered", "answered_by": "101", "operator_extension": "101", "hung_up_by": "customer",
+            "transfers": [_transfer("blind", "101", "102", "", "no_answer")],
+            "legs": [["101", "answered"], ["102", "no_answer"]],
+        }, "101 answers; AMI BlindTransfer to 102, which rings 30 s and never answers; voicemail takes the "
+           "customer, who hangs up")
+
+
 async def test_two_transfers_in_a_row(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                       workdir: Path) -> None:
     async with customer_talking_to_101(asterisk, phones, workdir, "79161110206", 7000) as talking:
