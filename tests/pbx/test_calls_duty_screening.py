@@ -51,7 +51,7 @@ async def closed_with_duty_number(service: Service, did: str, duty: str) -> None
 
 async def test_duty_phone_that_does_not_accept_leaves_a_missed_call(asterisk: Asterisk, perezvon: Service,
                                                                     phones: Phones, workdir: Path) -> None:
-    did, duty, caller = "74951234596", "79161110090", "79161110310"
+    did, duty, caller = "74951234611", "79161110090", "79161110310"
     await closed_with_duty_number(perezvon, did, duty)
     async with (provider_answering(asterisk, workdir, CustomerBehaviour(mode="answer", answer_ms=500)) as mobile,
                 AmiCapture.open(asterisk, keep_in=workdir) as ami):
@@ -71,7 +71,7 @@ async def test_duty_phone_that_does_not_accept_leaves_a_missed_call(asterisk: As
 
 async def test_duty_phone_that_presses_1_takes_the_call(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                                         workdir: Path) -> None:
-    did, duty, caller = "74951234597", "79161110091", "79161110311"
+    did, duty, caller = "74951234612", "79161110091", "79161110311"
     await closed_with_duty_number(perezvon, did, duty)
     async with (provider_answering(asterisk, workdir,
                                    CustomerBehaviour(mode="answer", answer_ms=500, presses="1")) as mobile,

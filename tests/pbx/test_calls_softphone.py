@@ -93,7 +93,7 @@ def _expected(hung_up_by: str) -> dict[str, Any]:
 
 async def test_softphone_answers_and_hangs_up(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                               workdir: Path, pool: Pool) -> None:
-    did, caller = "74951234593", "79161110301"
+    did, caller = "74951234601", "79161110301"
     await add_group_rule(perezvon, "Softphone 103", did, ("103",), ring_all=False)
     port = int(perezvon.config.softphone_audiosocket.rsplit(":", 1)[1])
     async with softphone_flag(perezvon, "op103"), SoftphonePeer(port, talk_ms=2000) as softphone:
@@ -119,7 +119,7 @@ async def test_softphone_answers_and_hangs_up(asterisk: Asterisk, perezvon: Serv
 
 async def test_customer_hangs_up_on_the_softphone(asterisk: Asterisk, perezvon: Service, phones: Phones,
                                                   workdir: Path) -> None:
-    did, caller = "74951234594", "79161110302"
+    did, caller = "74951234602", "79161110302"
     await add_group_rule(perezvon, "Softphone 103 (customer hangs up)", did, ("103",), ring_all=False)
     port = int(perezvon.config.softphone_audiosocket.rsplit(":", 1)[1])
     async with softphone_flag(perezvon, "op103"), SoftphonePeer(port, talk_ms=0) as softphone:
@@ -136,7 +136,7 @@ async def test_softphone_server_down_leaves_an_unavailable_leg(asterisk: Asteris
                                                                workdir: Path) -> None:
     """Nothing listens for the softphone: Asterisk makes no channel (connection refused); the leg the router
     asked for is still recorded (CHANUNAVAIL), and the call goes on to the fallback queue and voicemail."""
-    did, caller = "74951234595", "79161110303"
+    did, caller = "74951234603", "79161110303"
     await add_group_rule(perezvon, "Softphone 103 (server down)", did, ("103",), ring_all=False)
     async with softphone_flag(perezvon, "op103"):
         await wait_for_softphone_route(perezvon, did, "103")

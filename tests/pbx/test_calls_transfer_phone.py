@@ -17,7 +17,7 @@ from tests.pbx.ami_capture import AmiCapture
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
 from tests.pbx.expected_calls import assert_record_matches
-from tests.pbx.phones import OutgoingCall, PhoneBehaviour, call_out, transfer_attended_from_phone
+from tests.pbx.phones import OutgoingCall, Phone, PhoneBehaviour, call_out, transfer_attended_from_phone
 from tests.pbx.provider import InboundCall, call_in
 from tests.pbx.records import wait_for_calls
 from tests.pbx.service_process import Service
@@ -36,8 +36,9 @@ async def test_attended_transfer_with_the_phones_transfer_key(asterisk: Asterisk
         consultation = await call_out(asterisk, "101", OutgoingCall(number="102", mode="wait"), workdir)
         await consultation.wait_log("perezvon-phone: outgoing answered")
         await p102.wait_event("answered")
-        phones.started.remove(p101)  # its process is taken over by the transferring one
         transferring = await transfer_attended_from_phone(p101, consultation, "102")
+        # The process that took 101's dialog over is 101 now: switched off (unregistered) after the test.
+        phones.started[phones.started.index(p101)] = Phone(p101.ext, transferring, asterisk, workdir)
         await transferring.wait_log("perezvon-phone: transferred")
         await consultation.wait_log("perezvon-phone: outgoing other side hung up")
         assert await call.finish() == 0, call.sipp.describe()
