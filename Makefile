@@ -66,7 +66,8 @@ pytest: pytest-fast pytest-pbx
 record-captures: $(VENV)/.installed-dev asterisk
 	PEREZVON_RECORD_CAPTURES=1 $(BIN)/pytest -q tests/pbx/test_calls_transfer.py tests/pbx/test_calls_pickup.py \
 		tests/pbx/test_calls_softphone.py tests/pbx/test_calls_duty_screening.py \
-		tests/pbx/test_calls_transfer_phone.py
+		tests/pbx/test_calls_transfer_phone.py tests/pbx/test_calls_inbound.py tests/pbx/test_calls_queue.py \
+		tests/pbx/test_calls_outage.py
 
 # `make test`: lint, types, the fast suite, then the PBX tier (a real Asterisk, sipp, `perezvon serve`).
 test: lint typecheck pytest-fast pytest-pbx

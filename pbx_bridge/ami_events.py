@@ -359,18 +359,25 @@ def _hms(text: str | None) -> int | None:
     return seconds
 
 
+#: The C escapes Asterisk's AMI writes in caller names (``ast_escape_c``): a BEL arrives as ``\a``.
+_C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
 def unescape(value: str) -> str:
-    r"""AMI C-escapes quotes and backslashes in caller names (``O\'Brien``): the value itself. Called once
-    per call by the tracker (for the name it keeps), not on every event's channel block."""
+    r"""AMI C-escapes caller names (``O\'Brien``, a BEL as ``\a``): the value itself, control characters
+    included (the CRM removes them where it keeps the name). Called once per call by the tracker (for the
+    name it keeps), not on every event's channel block."""
     if "\\" not in value:
         return value
     out, escaped = [], False
     for char in value:
-        if escaped or char != "\\":
-            out.append(char)
+        if escaped:
+            out.append(_C_ESCAPES.get(char, char))
             escaped = False
-        else:
+        elif char == "\\":
             escaped = True
+        else:
+            out.append(char)
     return "".join(out)
 
 

@@ -57,6 +57,9 @@ def test_ami_unescape() -> None:
     assert unescape(r"O\'Brien") == "O'Brien"
     assert unescape(r"a\\b") == "a\\b"
     assert unescape("Иванов") == "Иванов"
+    # Asterisk's ast_escape_c: a BEL in the SIP display name arrives as "\a" (seen on the real Asterisk 22:
+    # tests/fixtures/asterisk-22-perezvon/inbound_hostile_caller_name); it is a control character, not "a".
+    assert unescape(r"Co\a\tX\?") == "Co\a\tX?"
 
 
 async def test_restricted_number_never_becomes_a_new_contact(pool: Pool) -> None:

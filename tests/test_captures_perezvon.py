@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from crm import calls
 from pbx_bridge import ami_events as ev
 from pbx_bridge import call_facts as cf
 from pbx_bridge.ami_frames import FrameParser
@@ -38,8 +39,20 @@ def _as_record(facts: list[cf.CallFact], linkedid: str) -> dict[str, Any]:
                        key=lambda f: f.seq)
     legs = [[f.extension or f.number, leg_result(f.dial_status, f.answered_elsewhere)]
             for f in facts if isinstance(f, cf.LegEnded) and f.call_id == linkedid]
+    [start] = [f for f in facts if isinstance(f, cf.CallStarted) and f.call_id == linkedid]
+    joined = [f for f in facts if isinstance(f, cf.QueueJoined) and f.call_id == linkedid]
+    inbound = start.direction is cf.Direction.INBOUND
+    pbx_talk = [f.talk_s for f in facts if isinstance(f, cf.PbxTalkTime) and f.call_id == linkedid]
+    talk_s = end.talk_s if end.talk_s is not None else (pbx_talk[-1] if pbx_talk else None)
     return {
         "legs": sorted(legs),
+        # What the CRM keeps of the caller's identity, through its own rules (crm/calls.py).
+        "caller_name": calls.caller_name_of(start.caller_name, start.caller) if inbound else "",
+        "caller_presentation": calls.caller_presentation(start.caller) if inbound else "",
+        "queue": joined[0].queue if joined else "",
+        "queue_position": joined[0].position if joined else None,
+        # Whole seconds, as the API gives them (half up); a resynced call's is Asterisk's own (the Cdr's).
+        "talk_s": None if talk_s is None else int(talk_s + 0.5),
         "direction": end.direction.value, "outcome": end.outcome.value,
         "reason": end.reason.value if end.reason else "", "answered_by": end.answered_by or "",
         "operator_extension": end.operator or "", "hung_up_by": end.hung_up_by.value if end.hung_up_by else None,

@@ -12,7 +12,7 @@ from typing import Any
 
 #: Call fields compared exactly (when the expectation names them).
 EXACT = ("direction", "outcome", "reason", "answered_by", "operator_extension", "hung_up_by", "caller_name",
-         "caller_presentation")
+         "caller_presentation", "queue", "queue_position")
 TRANSFER_FIELDS = ("kind", "from_extension", "target", "taken_by", "result")
 
 

@@ -16,8 +16,10 @@ from pathlib import Path
 from crm.calls import clean_raw
 from crm.database import Pool
 from pbx_bridge.simulator.scenarios import CallParams
+from tests.pbx.ami_capture import AmiCapture
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
+from tests.pbx.expected_calls import assert_record_matches
 from tests.pbx.phones import PhoneBehaviour
 from tests.pbx.provider import InboundCall, call_in
 from tests.pbx.records import wait_for_calls, wait_for_cdr, wait_for_queue_events, wait_for_recording_state
@@ -104,16 +106,21 @@ async def test_inbound_anonymous_caller(asterisk: Asterisk, perezvon: Service, p
                                         workdir: Path, pool: Pool) -> None:
     phone = await phones.start("101")
     started = datetime.now(UTC).replace(microsecond=0)
-    call = await call_in(asterisk, InboundCall(caller=None, talk_ms=1000), workdir)
-    assert await call.finish() == 0, call.sipp.describe()
-    await phone.wait_event("other side hung up")
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
+        call = await call_in(asterisk, InboundCall(caller=None, talk_ms=1000), workdir)
+        assert await call.finish() == 0, call.sipp.describe()
+        await phone.wait_event("other side hung up")
 
-    [record] = await wait_for_calls(perezvon, since=started, where=lambda call: call["direction"] == "inbound")
-    assert "anonymous" in record["caller"].lower(), record
-    assert record["outcome"] == "answered" and record["answered_by"] == "101", record
-    assert record["customer_id"] is None, record
-    # "Anonymous" is the display name the provider sent; no number means no contact.
-    assert record["caller_presentation"] == "anonymous" and record["caller_name"] == "Anonymous", record
+        [record] = await wait_for_calls(perezvon, since=started, where=lambda call: call["direction"] == "inbound")
+        assert "anonymous" in record["caller"].lower(), record
+        assert record["customer_id"] is None, record
+        # "Anonymous" is the display name the provider sent; no number means no contact.
+        expected = {"outcome": "answered", "answered_by": "101", "hung_up_by": "customer",
+                    "caller_presentation": "anonymous", "caller_name": "Anonymous"}
+        assert_record_matches(record, expected)
+        await ami.save("inbound_anonymous", expected, linkedids=[record["linkedid"]],
+                       scenario="an anonymous caller (From: \"Anonymous\" <sip:anonymous@anonymous.invalid>); "
+                                "101 answers; the customer hangs up")
     # The simulator has no anonymous caller: an answered call from a number the CRM does not know.
     await assert_simulator_agrees(pool, record, "inbound_answered", CallParams(
         customer="anonymous", ring_s=record["ring_s"], talk_s=record["talk_s"]))
@@ -123,20 +130,25 @@ async def test_inbound_hostile_caller_name(asterisk: Asterisk, perezvon: Service
                                            workdir: Path, pool: Pool) -> None:
     hostile = '<script>alert("x")</script> \\"Ivan\' & <b>Co</b>\x07\x1b[31m'
     phone = await phones.start("101")
-    call = await call_in(asterisk, InboundCall(caller="79161110005", caller_name=hostile, talk_ms=1000), workdir)
-    assert await call.finish() == 0, call.sipp.describe()
-    await phone.wait_event("other side hung up")
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
+        call = await call_in(asterisk, InboundCall(caller="79161110005", caller_name=hostile, talk_ms=1000),
+                             workdir)
+        assert await call.finish() == 0, call.sipp.describe()
+        await phone.wait_event("other side hung up")
 
-    [record] = await wait_for_calls(perezvon, "+79161110005")
-    assert record["outcome"] == "answered" and record["answered_by"] == "101", record
-    shown = repr(record)
-    assert "\x07" not in shown and "\x1b" not in shown, record
-    # The name the network sent is kept as data (control characters removed, at most 80 characters);
-    # the panel escapes it where it is shown. Asterisk keeps the SIP quoted-string's escapes (\" and \\),
-    # and so does the record: it is the name exactly as it came on the wire.
-    on_the_wire = hostile.replace("\\", "\\\\").replace('"', '\\"')
-    assert record["caller_name"] == clean_raw(on_the_wire), record
-    assert record["caller_presentation"] == "allowed", record
+        [record] = await wait_for_calls(perezvon, "+79161110005")
+        shown = repr(record)
+        assert "\x07" not in shown and "\x1b" not in shown, record
+        # The name the network sent is kept as data (control characters removed, at most 80 characters);
+        # the panel escapes it where it is shown. Asterisk keeps the SIP quoted-string's escapes (\" and \\),
+        # and so does the record: it is the name exactly as it came on the wire.
+        on_the_wire = hostile.replace("\\", "\\\\").replace('"', '\\"')
+        expected = {"outcome": "answered", "answered_by": "101", "hung_up_by": "customer",
+                    "caller_presentation": "allowed", "caller_name": clean_raw(on_the_wire)}
+        assert_record_matches(record, expected)
+        await ami.save("inbound_hostile_caller_name", expected, linkedids=[record["linkedid"]],
+                       scenario="the caller's display name is HTML, quotes, a bell and an ANSI escape; 101 "
+                                "answers; the customer hangs up")
     await assert_simulator_agrees(pool, record, "inbound_answered", CallParams(
         customer="79161110005", display_name=hostile, ring_s=record["ring_s"], talk_s=record["talk_s"]))
 

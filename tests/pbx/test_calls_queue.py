@@ -15,8 +15,10 @@ from pathlib import Path
 
 from crm.database import Pool
 from pbx_bridge.simulator.scenarios import CallParams
+from tests.pbx.ami_capture import AmiCapture
 from tests.pbx.asterisk_process import Asterisk
 from tests.pbx.conftest import Phones
+from tests.pbx.expected_calls import assert_record_matches
 from tests.pbx.phones import PhoneBehaviour
 from tests.pbx.provider import InboundCall, call_in
 from tests.pbx.records import wait_for_calls, wait_for_cdr, wait_for_queue_events
@@ -77,11 +79,17 @@ async def test_queue_answered(asterisk: Asterisk, perezvon: Service, phones: Pho
     phone = await phones.start("102", PhoneBehaviour(mode="answer", answer_ms=1500))
     await _queue_only(perezvon, "Queue answered", did)
 
-    call = await call_in(asterisk, InboundCall(caller="79161110062", did=did, talk_ms=2000), workdir)
-    assert await call.finish(timeout_s=120) == 0, call.sipp.describe()
-    await phone.wait_event("other side hung up")
-
-    [record] = await wait_for_calls(perezvon, "+79161110062", timeout_s=60)
+    async with AmiCapture.open(asterisk, keep_in=workdir) as ami:
+        call = await call_in(asterisk, InboundCall(caller="79161110062", did=did, talk_ms=2000), workdir)
+        assert await call.finish(timeout_s=120) == 0, call.sipp.describe()
+        await phone.wait_event("other side hung up")
+        [record] = await wait_for_calls(perezvon, "+79161110062", timeout_s=60)
+        expected = {"outcome": "answered", "answered_by": "102", "hung_up_by": "customer", "queue": "sales",
+                    "queue_position": 1, "legs": [["102", "answered"]]}
+        assert_record_matches(record, expected)
+        await ami.save("queue_answered", expected, linkedids=[record["linkedid"]],
+                       scenario="the DID's group has nobody reachable: the router sends the call to the sales "
+                                "queue, which rings 102; 102 answers after 1.5 s; the customer hangs up")
     assert (record["outcome"], record["answered_by"], record["hung_up_by"]) == ("answered", "102", "customer"), record
     assert record["route"]["reason"] == "queue" and record["queue"] == "sales", record
     assert [(leg["extension"], leg["result"]) for leg in record["legs"]] == [("102", "answered")], record
