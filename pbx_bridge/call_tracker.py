@@ -159,7 +159,13 @@ class CallTracker(TrackerCore):
         found = self._lookup("Newexten", event.channel)
         if found is None:
             return
-        call = found[1]
+        channel, call = found
+        if event.app_data == channel.dial_data:
+            # The same Dial named again: after a BlindTransfer the transferee's first step at its new place
+            # still carries the old Dial's data. Nothing new was asked, so no target may be taken as one that
+            # got no channel (it would add a phantom "unavailable" leg of the first operator).
+            return
+        channel.dial_data = event.app_data
         call.dial_targets = dict.fromkeys(dial_targets.parse(event.app_data), now)
 
     def _on_dial_begin(self, event: ev.DialBegin, now: float | None) -> None:

@@ -95,6 +95,9 @@ class ChannelState:
     created_at: float | None
     ringing: bool = False
     bridge_id: str = ""
+    #: What the Dial this channel ran last asked for: when a blind transfer moves the channel on, Asterisk
+    #: publishes a Newexten of the new place that still names that old Dial (seen on Asterisk 22).
+    dial_data: str | None = None
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ frame parser and the pure tracker: the facts must tell the same story, field for
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,21 @@ def test_replay_in_small_pieces_gives_the_same_facts(name: str) -> None:
     for start in range(0, len(data), 97):
         frames.extend(parser.feed(data[start:start + 97]))
     assert CallTracker().feed_all(ev.events_from_frames(frames)) == _facts(name)
+
+
+def test_a_blind_transfer_long_after_the_answer_adds_no_phantom_leg() -> None:
+    """``transfer_blind_no_answer_target`` with the transfer 40 s into the talk instead of 0.4 s: Asterisk's
+    BlindTransfer re-announces the customer's first Dial step (``Newexten Dial PJSIP/101``, then
+    ``DIALSTATUS=ANSWER``); that is no new dial, so 101 gets no second, "unavailable", leg."""
+    data = (CAPTURES / "transfer_blind_no_answer_target.ami").read_bytes()
+    transfer_at = float(re.search(rb"Event: BlindTransfer\r\n(?:[^\r]*\r\n)*?Timestamp: ([0-9.]+)", data)[1])
+
+    def later(match: re.Match[bytes]) -> bytes:
+        at = float(match[1])
+        return b"Timestamp: %.6f" % (at + 40 if at >= transfer_at else at)
+
+    shifted = re.sub(rb"Timestamp: ([0-9.]+)", later, data)
+    parser = FrameParser()
+    facts = CallTracker().feed_all(ev.events_from_frames(list(parser.feed(shifted))))
+    [linkedid] = json.loads((CAPTURES / "transfer_blind_no_answer_target.json").read_text())["linkedids"]
+    assert _as_record(facts, linkedid)["legs"] == [["101", "answered"], ["102", "no_answer"]]
