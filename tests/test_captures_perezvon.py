@@ -92,7 +92,9 @@ def test_a_blind_transfer_long_after_the_answer_adds_no_phantom_leg() -> None:
     BlindTransfer re-announces the customer's first Dial step (``Newexten Dial PJSIP/101``, then
     ``DIALSTATUS=ANSWER``); that is no new dial, so 101 gets no second, "unavailable", leg."""
     data = (CAPTURES / "transfer_blind_no_answer_target.ami").read_bytes()
-    transfer_at = float(re.search(rb"Event: BlindTransfer\r\n(?:[^\r]*\r\n)*?Timestamp: ([0-9.]+)", data)[1])
+    found = re.search(rb"Event: BlindTransfer\r\n(?:[^\r]*\r\n)*?Timestamp: ([0-9.]+)", data)
+    assert found is not None
+    transfer_at = float(found[1])
 
     def later(match: re.Match[bytes]) -> bytes:
         at = float(match[1])
